@@ -1,0 +1,188 @@
+"""Batch prompt files: read, validate every item up front, run, record, resume.
+
+Formats: .txt (one prompt a line, '#' comments), .jsonl (one object a line), .yaml
+(a list of mappings) and .csv (a header row naming the fields). An item may set any
+Request field. A manifest beside the outputs records each item; a re-run skips items
+whose output is complete and was made from the same item.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from sora_cli.errors import BadInput
+from sora_cli.requests import REQUEST_KEYS, Request, build_job, slug
+
+FORMATS = (".txt", ".jsonl", ".yaml", ".yml", ".csv")
+_TYPES = {f.name: f.type for f in fields(Request)}
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Item:
+    index: int
+    line: int
+    request: Request
+
+    @property
+    def key(self) -> str:
+        """Identifies what the item asks for, so a changed item is made again."""
+        text = json.dumps({k: v for k, v in vars(self.request).items() if k != "overwrite"}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_items(text: str, fmt: str, source: str) -> list[tuple[int, dict]]:
+    """-> (line number, raw fields) for every item, in order."""
+    if fmt == ".txt":
+        return [(n, {"prompt": line.strip()}) for n, line in enumerate(text.splitlines(), 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if fmt == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{source}:{n}: not valid JSON ({exc.msg})") from None
+            rows.append((n, data))
+        return rows
+    if fmt == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        return [(reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}) for row in reader]
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{source}: not valid YAML ({exc})".replace("\n", " ")) from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode):
+        raise BadInput(f"{source}: a YAML batch is a list of items")
+    loaded = yaml.safe_load(text)
+    return [(node.start_mark.line + 1, data) for node, data in zip(root.value, loaded)]
+
+
+def parse_item(raw: object, where: str) -> Request:
+    if isinstance(raw, str):
+        raw = {"prompt": raw}
+    if not isinstance(raw, dict):
+        raise BadInput(f"{where}: an item is a prompt or a mapping of fields")
+    unknown = set(raw) - REQUEST_KEYS
+    if unknown:
+        raise BadInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    values = {}
+    for key, value in raw.items():
+        try:
+            values[key] = _coerce(value, _TYPES[key])
+        except ValueError:
+            raise BadInput(f"{where}: {key}={value!r} is not a valid {_TYPES[key]}") from None
+    return Request(**values)
+
+
+def _coerce(value: object, kind: str) -> object:
+    """CSV gives strings; JSON and YAML give typed values. Bring both to the field's type."""
+    if value is None:
+        return None
+    if "bool" in kind:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in ("1", "true", "yes", "y"):
+            return True
+        if str(value).strip().lower() in ("0", "false", "no", "n", ""):
+            return False
+        raise ValueError(value)
+    if "int" in kind:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if "float" in kind:
+        return float(value)
+    return str(value)
+
+
+def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None) -> list[Item]:
+    fmt = (fmt or path.suffix).lower()
+    fmt = ".yaml" if fmt == ".yml" else fmt
+    if not fmt.startswith("."):
+        fmt = "." + fmt
+    if fmt not in FORMATS:
+        raise BadInput(f"{path}: unknown batch format '{fmt}' (use {', '.join(FORMATS)})")
+    if stdin_text is None:
+        if not path.is_file():
+            raise BadInput(f"batch file not found: {path}")
+        try:
+            stdin_text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read {path}: {exc}") from None
+    rows = read_items(stdin_text, fmt, str(path))
+    if not rows:
+        raise BadInput(f"{path}: no items")
+    return [Item(i, line, parse_item(raw, f"{path}:{line}")) for i, (line, raw) in enumerate(rows)]
+
+
+def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> list[Item]:
+    """Fill in what items leave open: seed, output path, the command line's defaults."""
+    planned = []
+    for item in items:
+        req = item.request
+        given = {k: v for k, v in vars(req).items() if v != getattr(Request(), k)}
+        merged = replace(Request(), **(defaults | given))
+        seed = merged.seed if merged.seed is not None else base_seed + item.index
+        output = merged.output or f"{item.index:04d}-{slug(merged.prompt, 32)}.mp4"
+        output = str(out_dir / output) if not Path(output).is_absolute() else output
+        planned.append(Item(item.index, item.line, replace(merged, seed=seed, output=output)))
+    return planned
+
+
+def validate(items: list[Item], source: Path, done: set[int]) -> list[str]:
+    """Every problem in the batch, each with its line; items already done are not re-checked."""
+    problems = []
+    for item in items:
+        if item.index in done:
+            continue
+        try:
+            build_job(item.request)
+        except BadInput as exc:
+            problems.append(f"{source}:{item.line}: {exc}")
+    return problems
+
+
+def is_complete(item: Item) -> bool:
+    out = Path(item.request.output)
+    sidecar = out.with_suffix(".json")
+    if not (out.is_file() and sidecar.is_file()):
+        return False
+    try:
+        return json.loads(sidecar.read_text()).get("batch_key") == item.key
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def read_manifest(out_dir: Path) -> dict:
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".part", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, out_dir / MANIFEST)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

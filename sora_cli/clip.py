@@ -1,0 +1,78 @@
+"""Make one clip: render a job with a loaded model and write it with its metadata."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+from sora_cli import __version__
+from sora_cli.engine import Engine
+from sora_cli.jobs import Job, output_frames, output_size, render, settings_for, total_frames
+from sora_cli.model import LoadedModel
+from sora_cli.video_io import write_video
+
+
+def rerender_command(job: Job, preview: bool) -> str:
+    """The `sora` command that makes this clip again (at full size when preview=False)."""
+    args = ["sora", job.mode]
+    args += [a for a in (job.image_path, job.video_path if job.mode in ("extend", "v2v") else None) if a]
+    args += [job.prompt, "--seed", str(job.seed), "--width", str(job.width), "--height", str(job.height),
+             "--fps", f"{job.fps:g}", "--frames", str(job.frames), "--model", job.model]
+    if job.steps:
+        args += ["--steps", str(job.steps)]
+    if job.guidance is not None:
+        args += ["--guidance", f"{job.guidance:g}"]
+    if job.negative is not None:
+        args += ["--negative", job.negative]
+    if job.mode == "animate":
+        args += ["--at", job.at]
+    if job.mode == "extend" and job.backward:
+        args.append("--backward")
+    if job.mode == "loop" and job.video_path:
+        args += ["--video", job.video_path]
+    if job.mode == "v2v":
+        args += ["--strength", f"{job.strength:g}"]
+    if preview:
+        args.append("--preview")
+    return shlex.join(args)
+
+
+def metadata(job: Job, model: LoadedModel, unknown: list[str], extra: dict | None = None) -> dict:
+    s = settings_for(job, model.spec)
+    width, height = output_size(job)
+    data = {
+        "sora_cli": __version__, "mode": job.mode, "prompt": job.prompt, "negative": s.negative,
+        "seed": job.seed, "model": model.spec.name, "model_source": str(model.source),
+        "steps": s.steps, "guidance": s.guidance, "shift": s.shift,
+        "width": width, "height": height, "fps": job.fps, "working_size": [s.width, s.height],
+        "preview": job.preview, "image": job.image_path, "video": job.video_path,
+        "command": rerender_command(job, job.preview), "unknown_words": unknown,
+    }
+    if job.mode == "animate":
+        data["at"] = job.at
+    if job.mode == "extend":
+        data["backward"] = job.backward
+    if job.mode == "v2v":
+        data["strength"] = job.strength
+    return data | (extra or {})
+
+
+def make_clip(job: Job, model: LoadedModel, engine: Engine, extra: dict | None = None) -> dict:
+    """Render and write `job`; returns what a script needs to know about the result."""
+    start = time.perf_counter()
+    unknown = model.tokenizer.encode(job.prompt, model.spec.text.max_tokens).unknown
+    segments = render(job, engine)
+    width, height = output_size(job)
+    meta = metadata(job, model, unknown, extra)
+    meta["frames"] = total_frames(segments)
+    write_video(job.output, output_frames(segments, width, height), width, height, job.fps, meta, job.overwrite)
+    result = {
+        "output": str(job.output), "sidecar": str(Path(job.output).with_suffix(".json")),
+        "mode": job.mode, "seed": job.seed, "model": model.spec.name, "width": width, "height": height,
+        "fps": job.fps, "frames": meta["frames"], "preview": job.preview,
+        "seconds": round(time.perf_counter() - start, 3), "unknown_words": unknown,
+    }
+    if job.preview:
+        result["full_render"] = rerender_command(job, preview=False)
+    return result

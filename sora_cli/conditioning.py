@@ -1,0 +1,38 @@
+"""Conditioning items: frames given at a latent-frame index with a strength.
+
+Every mode is a list of these. An item's frames (1 + k*tf of them) are encoded on their
+own by the causal VAE and their latents replace the window's latents from `latent_index`
+on, held at t = t_global * (1 - strength) by the sampler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sora_cli.vae import VideoAutoencoder
+
+
+@dataclass(frozen=True)
+class Condition:
+    frames: Tensor  # (T, 3, H, W) in [-1, 1] at the working size
+    latent_index: int  # where its first latent lands; negative counts from the end
+    strength: float = 1.0
+
+
+def place(conditions: list[Condition], vae: VideoAutoencoder, init: Tensor) -> tuple[Tensor, Tensor]:
+    """Write the conditions' latents into init (B, C, T, H, W) -> (init, strength per latent frame)."""
+    init = init.clone()
+    strength = torch.zeros(init.shape[2], device=init.device)
+    for cond in conditions:
+        frames = cond.frames.to(init)
+        latents = vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0))  # (1, C, t, H, W)
+        start = cond.latent_index % init.shape[2]
+        stop = start + latents.shape[2]
+        if stop > init.shape[2]:
+            raise ValueError(f"condition of {latents.shape[2]} latent frames does not fit at index {start}")
+        init[:, :, start:stop] = latents
+        strength[start:stop] = cond.strength
+    return init, strength

@@ -1,0 +1,167 @@
+"""The engine: one sampler window, and chains of windows for any length.
+
+A window is text + conditions (+ an SDEdit init) -> frames. A chain runs windows one
+after another, each conditioned on the last frames of the one before (or, backwards,
+the first frames of the one after), so clips far longer than the model's window work.
+Everything here works at the model's working size and frame rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+
+from sora_cli.conditioning import Condition, place
+from sora_cli.frames import resample_indices, round_up_frames, to_model, to_uint8
+from sora_cli.model import LoadedModel
+from sora_cli.sampler import guided, sample, schedule
+
+# (window index, windows planned so far, step, steps)
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    prompt: str
+    negative: str
+    seed: int
+    steps: int
+    guidance: float
+    shift: float
+    width: int  # working size
+    height: int
+    preview: bool = False  # draw noise at twice the size and pool it, so previews share composition
+    sdedit_strength: float = 1.0  # < 1: start from the noised source (v2v)
+
+
+def window_seed(seed: int, window: int) -> int:
+    return (seed * 0x9E3779B1 + window * 0x85EBCA77) % (2**63)
+
+
+class Engine:
+    def __init__(self, model: LoadedModel, progress: Progress | None = None):
+        self.model = model
+        self.progress = progress
+        self._text: dict[tuple[str, str], tuple] = {}
+
+    @property
+    def tf(self) -> int:
+        return self.model.spec.vae.temporal_factor
+
+    def _contexts(self, s: Settings) -> tuple[tuple, tuple]:
+        key = (s.prompt, s.negative)
+        if key not in self._text:
+            ctx, mask, _ = self.model.encode_text([s.prompt, s.negative])
+            self._text[key] = ((ctx[:1], mask[:1]), (ctx[1:], mask[1:]))
+        return self._text[key]
+
+    def _noise(self, s: Settings, shape: tuple[int, ...], index: int) -> Tensor:
+        """Noise for a window. A preview pools the full render's noise 2x2, so both share it."""
+        gen = torch.Generator().manual_seed(window_seed(s.seed, index))
+        b, c, t, h, w = shape
+        k = 2 if s.preview else 1
+        noise = torch.randn((b * t, c, k * h, k * w), generator=gen)
+        if s.preview:
+            # The mean of 4 unit normals has variance 1/4; x2 restores unit variance.
+            noise = 2.0 * F.avg_pool2d(noise, 2)
+        return rearrange(noise, "(b t) c h w -> b c t h w", b=b)
+
+    @torch.no_grad()
+    def window(self, s: Settings, frames: int, conditions: list[Condition], index: int = 0,
+               source: Tensor | None = None) -> Tensor:
+        """Sample one window of `frames` (1 + k*tf) frames -> uint8 (T, H, W, 3)."""
+        m = self.model
+        vae_f = m.spec.vae.spatial_factor
+        latent_t = m.net.vae.latent_frames(frames)
+        shape = (1, m.spec.vae.latent_channels, latent_t, s.height // vae_f, s.width // vae_f)
+        noise = self._noise(s, shape, index).to(m.device, m.dtype)
+        if source is not None:
+            init = m.net.vae.encode(to_model(source).to(m.device, m.dtype).permute(1, 0, 2, 3).unsqueeze(0))
+            start = s.sdedit_strength
+        else:
+            init, start = torch.zeros_like(noise), 1.0
+        init, strength = place(conditions, m.net.vae, init)
+        cond, uncond = self._contexts(s)
+        velocity = guided(m.net.dit, cond, uncond, s.guidance)
+        on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
+        latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
+        video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3)  # (T, 3, H, W)
+        return to_uint8(video.float().cpu())
+
+    def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,
+              source: Tensor | None = None, first_window: int = 0) -> Tensor:
+        """`count` new frames after `start` (and, if given, flowing into `end`), uint8 (T, H, W, 3).
+
+        `source` (uint8, at least `count` frames) makes every window an SDEdit of the
+        matching source frames: that is v2v.
+        """
+        spec = self.model.spec
+        window, ctx_len = spec.window_frames, spec.context_frames
+        made: list[Tensor] = []
+        remaining, index = count, first_window
+        while remaining > 0:
+            ctx = self._tail(start, made, ctx_len)
+            c = 0 if ctx is None else ctx.shape[0]
+            e = 0 if end is None else end.shape[0]
+            bridge = end is not None and c + remaining + e <= window
+            if bridge:
+                take = remaining
+            elif end is not None:  # leave room for a final window that lands on `end`
+                take = min(window - c, remaining - 4)
+            else:
+                take = min(window - c, remaining)
+            length = round_up_frames(c + take + (e if bridge else 0), self.tf)
+            conds = [] if ctx is None else [Condition(to_model(ctx), 0)]
+            if bridge:
+                conds.append(Condition(to_model(end), -(1 + (e - 1) // self.tf)))
+            pos = count - remaining  # first new frame's place in the source's timeline
+            src = None if source is None else _pad_to(source[pos - c:], length)
+            out = self.window(s, length, conds, index, src)
+            new = out[c: length - (e if bridge else 0)]
+            if bridge and new.shape[0] != take:  # rounding made a few more frames: keep the pace even
+                new = new[resample_indices(new.shape[0], take)]
+            made.append(new[:take])
+            remaining -= take
+            index += 1
+        return torch.cat(made) if made else torch.zeros(0, s.height, s.width, 3, dtype=torch.uint8)
+
+    def chain_backward(self, s: Settings, count: int, end: Tensor) -> Tensor:
+        """`count` new frames that lead into `end` (the given frames come last)."""
+        spec = self.model.spec
+        made: list[Tensor] = []
+        remaining, index = count, 0
+        while remaining > 0:
+            after = torch.cat(made[::-1] + [end]) if made else end
+            ctx = after[: min(spec.context_frames, round_down_frames(after.shape[0], self.tf))]
+            c = ctx.shape[0]
+            take = min(spec.window_frames - c, remaining)
+            length = round_up_frames(c + take, self.tf)
+            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf))
+            out = self.window(s, length, [cond], index)
+            made.append(out[length - c - take: length - c])
+            remaining -= take
+            index += 1
+        return torch.cat(made[::-1])
+
+    def _tail(self, start: Tensor | None, made: list[Tensor], ctx_len: int) -> Tensor | None:
+        parts = ([start] if start is not None else []) + made
+        if not parts:
+            return None
+        frames = torch.cat(parts)
+        return frames[-min(ctx_len, round_down_frames(frames.shape[0], self.tf)):]
+
+
+def round_down_frames(n: int, factor: int) -> int:
+    """Largest 1 + k*factor <= n."""
+    return 1 + factor * ((n - 1) // factor)
+
+
+def _pad_to(frames: Tensor, length: int) -> Tensor:
+    if frames.shape[0] >= length:
+        return frames[:length]
+    return torch.cat([frames, frames[-1:].expand(length - frames.shape[0], -1, -1, -1)])

@@ -1,0 +1,30 @@
+"""Device and dtype, decided in one place."""
+
+from __future__ import annotations
+
+import torch
+
+from sora_cli.errors import BadInput
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BadInput(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput("CUDA is not available on this machine (use --device cpu)")
+    return device
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        # bf16 halves memory on GPUs; CPUs without bf16 units are faster in fp32.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if name not in DTYPES:
+        raise BadInput(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
+    return DTYPES[name]

@@ -1,0 +1,112 @@
+"""Model specs: frozen dataclasses of hyper-parameters, keyed by public name.
+
+A spec is data. Every model runs through the same code; a new model is a new entry
+here (or a spec carried in a checkpoint's metadata), never a new branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class VAESpec:
+    latent_channels: int = 8
+    base_channels: int = 32
+    # One entry a stage; a spatial 2x downsample sits between consecutive stages.
+    channel_mults: tuple[int, ...] = (1, 2, 4, 4)
+    # Which of those downsamples also halve time (causally).
+    temporal_down: tuple[bool, ...] = (False, True, True)
+    res_blocks: int = 1
+    # Latents are normalised with these before the DiT sees them.
+    latent_mean: float = 0.0
+    latent_std: float = 1.0
+
+    @property
+    def spatial_factor(self) -> int:
+        return 2 ** (len(self.channel_mults) - 1)
+
+    @property
+    def temporal_factor(self) -> int:
+        return 2 ** sum(self.temporal_down)
+
+
+@dataclass(frozen=True)
+class DiTSpec:
+    dim: int = 256
+    depth: int = 8
+    heads: int = 4
+    patch: tuple[int, int, int] = (1, 2, 2)  # (t, h, w) in latent cells
+    mlp_ratio: float = 4.0
+    freq_dim: int = 256
+    rope_theta: float = 10000.0
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    vocab_size: int = 512
+    dim: int = 256
+    depth: int = 2
+    heads: int = 4
+    max_tokens: int = 48
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    vae: VAESpec = field(default_factory=VAESpec)
+    dit: DiTSpec = field(default_factory=DiTSpec)
+    text: TextSpec = field(default_factory=TextSpec)
+    fps: int = 24
+    # Frames the DiT sees at once (1 + 4k); longer clips are chained windows.
+    window_frames: int = 49
+    # Frames of the previous window that condition the next one in a chain (1 + 4j).
+    context_frames: int = 9
+    # Largest working area (pixels) of a full render; a preview works at half each side.
+    max_area: int = 256 * 144
+    steps: int = 30
+    preview_steps: int = 8
+    guidance: float = 5.0
+    shift: float = 3.0
+    negative: str = ""
+    hf_repo: str | None = None
+    revision: str | None = None
+
+    @property
+    def size_multiple(self) -> int:
+        # Full latents must halve cleanly for previews, so 2x the VAE's factor.
+        return 2 * self.vae.spatial_factor
+
+
+SPECS: dict[str, ModelSpec] = {
+    "sora-mini": ModelSpec(name="sora-mini"),
+}
+
+
+def spec_to_json(spec: ModelSpec) -> str:
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True)
+
+
+def spec_from_json(text: str) -> ModelSpec:
+    return _from_dict(ModelSpec, json.loads(text))
+
+
+def _from_dict(cls: type, data: dict) -> object:
+    """Build a (nested) frozen dataclass from plain data, rejecting unknown keys."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            value = _from_dict(hint, value)
+        elif typing.get_origin(hint) is tuple:
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
