@@ -1,0 +1,94 @@
+"""The video autoencoder, the DiT and the weights format."""
+
+import shutil
+
+import pytest
+import torch
+
+from sora_cli.dit import DiT
+from sora_cli.errors import BadInput
+from sora_cli.rope import axis_dims, rope_3d
+from sora_cli.specs import SPECS, DiTSpec, VAESpec, spec_from_json, spec_to_json
+from sora_cli.vae import VideoAutoencoder
+from sora_cli.weights import load_model
+
+from conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    return VideoAutoencoder(VAESpec(latent_channels=4, base_channels=8, channel_mults=(1, 2, 2, 2))).eval()
+
+
+def test_vae_compresses_4x_in_time_8x_in_space(vae):
+    z = vae.encode(torch.randn(1, 3, 17, 48, 64))
+    assert z.shape == (1, 4, 5, 6, 8)
+    assert vae.decode(z).shape == (1, 3, 17, 48, 64)
+
+
+def test_vae_is_causal_so_an_image_is_a_one_frame_video(vae):
+    video = torch.randn(1, 3, 9, 32, 32)
+    with torch.no_grad():
+        full = vae.encode(video)
+        alone = vae.encode(video[:, :, :1])
+        changed_future = vae.encode(torch.cat([video[:, :, :5], torch.randn(1, 3, 4, 32, 32)], 2))
+    assert torch.allclose(alone, full[:, :, :1], atol=1e-6)
+    assert torch.allclose(changed_future[:, :, :2], full[:, :, :2], atol=1e-6)
+    assert not torch.allclose(changed_future[:, :, 2], full[:, :, 2])
+
+
+def test_streamed_decoding_equals_decoding_at_once(vae):
+    z = torch.randn(1, 4, 6, 4, 5)
+    with torch.no_grad():
+        assert torch.allclose(vae.decode(z, chunk=1), vae.decode(z, chunk=100), atol=1e-5)
+
+
+def test_vae_rejects_frame_counts_it_cannot_encode(vae):
+    with pytest.raises(ValueError, match="1 \\+ 4k"):
+        vae.encode(torch.randn(1, 3, 8, 16, 16))
+
+
+def test_dit_takes_any_size_and_length_and_starts_at_zero():
+    dit = DiT(DiTSpec(dim=32, depth=2, heads=2), 4, 16)
+    ctx, mask = torch.randn(1, 3, 16), torch.ones(1, 3, dtype=torch.bool)
+    for shape in ((1, 4, 1, 6, 8), (1, 4, 3, 5, 9), (1, 4, 2, 9, 4)):
+        out = dit(torch.randn(shape), torch.rand(1, shape[2]), ctx, mask)
+        assert out.shape == shape
+        assert torch.count_nonzero(out) == 0  # adaLN-Zero and a zero output layer
+
+
+def test_rope_splits_head_channels_and_encodes_each_axis():
+    assert sum(axis_dims(64)) == 64 and all(d % 2 == 0 for d in axis_dims(48))
+    cos, sin = rope_3d((2, 3, 4), 24, 10000.0)
+    assert cos.shape == (24, 12)
+    grid = cos.view(2, 3, 4, 12)
+    assert not torch.allclose(grid[0, 0, 0], grid[1, 0, 0]) and not torch.allclose(grid[0, 0, 0], grid[0, 1, 0])
+    assert torch.allclose(cos**2 + sin**2, torch.ones_like(cos))
+
+
+def test_spec_round_trips_through_json_and_rejects_unknown_keys():
+    assert spec_from_json(spec_to_json(TINY)) == TINY
+    assert spec_from_json(spec_to_json(SPECS["sora-mini"])) == SPECS["sora-mini"]
+    with pytest.raises(ValueError, match="unknown"):
+        spec_from_json(spec_to_json(TINY).replace('"fps"', '"fpz"'))
+
+
+def test_weights_load_strictly_and_match_what_was_saved(tiny):
+    m = load_model(str(tiny), torch.device("cpu"), torch.float32)
+    assert m.spec == TINY and m.net.dit.blocks[0].ada.weight.abs().sum() > 0
+
+
+def test_missing_or_unexpected_keys_are_refused(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from sora_cli.weights import write_checksums
+
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny, folder)
+    state = load_file(folder / "model.safetensors")
+    state.pop("dit.proj_out.bias")
+    save_file(state, str(folder / "model.safetensors"), metadata={"spec": spec_to_json(TINY)})
+    write_checksums(folder)
+    with pytest.raises(BadInput, match="do not match"):
+        load_model(str(folder), torch.device("cpu"), torch.float32)
