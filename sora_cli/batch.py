@@ -109,7 +109,11 @@ def _coerce(value: object, kind: str) -> object:
     return str(value)
 
 
-def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None) -> list[Item]:
+Problem = tuple[int, str]  # (line, message)
+
+
+def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None) -> tuple[list[Item], list[Problem]]:
+    """-> the items that parse, and one problem line for each that does not."""
     fmt = (fmt or path.suffix).lower()
     fmt = ".yaml" if fmt == ".yml" else fmt
     if not fmt.startswith("."):
@@ -126,7 +130,13 @@ def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None
     rows = read_items(stdin_text, fmt, str(path))
     if not rows:
         raise BadInput(f"{path}: no items")
-    return [Item(i, line, parse_item(raw, f"{path}:{line}")) for i, (line, raw) in enumerate(rows)]
+    items, problems = [], []
+    for i, (line, raw) in enumerate(rows):
+        try:
+            items.append(Item(i, line, parse_item(raw, f"{path}:{line}")))
+        except BadInput as exc:
+            problems.append((line, str(exc)))
+    return items, problems
 
 
 def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> list[Item]:
@@ -143,17 +153,17 @@ def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> li
     return planned
 
 
-def validate(items: list[Item], source: Path, done: set[int]) -> list[str]:
+def validate(items: list[Item], source: Path, done: set[int], problems: list[Problem]) -> list[str]:
     """Every problem in the batch, each with its line; items already done are not re-checked."""
-    problems = []
+    problems = list(problems)
     for item in items:
         if item.index in done:
             continue
         try:
             build_job(item.request)
         except BadInput as exc:
-            problems.append(f"{source}:{item.line}: {exc}")
-    return problems
+            problems.append((item.line, f"{source}:{item.line}: {exc}"))
+    return [message for _, message in sorted(problems)]
 
 
 def is_complete(item: Item) -> bool:

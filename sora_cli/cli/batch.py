@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             stdin = sys.stdin.read() if str(file) == "-" else None
             if stdin is not None and not fmt:
                 fmt = ".txt"
-            items = b.load_batch(file, fmt, stdin)
+            items, parse_problems = b.load_batch(file, fmt, stdin)
             folder = out_dir or (Path(f"{file.stem}_clips") if stdin is None else Path("batch_clips"))
             folder.mkdir(parents=True, exist_ok=True)
             manifest = b.read_manifest(folder)
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
                                                 overwrite=overwrite).items() if v is not None}
             items = b.plan(items, folder, base, defaults)
             done = {i.index for i in items if b.is_complete(i)}
-            problems = b.validate(items, file, done)
+            problems = b.validate(items, file, done, parse_problems)
             if problems:
                 for line in problems[:-1]:
                     typer.echo(f"error: {line}", err=True)
