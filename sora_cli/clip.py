@@ -66,7 +66,8 @@ def make_clip(job: Job, model: LoadedModel, engine: Engine, extra: dict | None =
     width, height = output_size(job)
     meta = metadata(job, model, unknown, extra)
     meta["frames"] = total_frames(segments)
-    write_video(job.output, output_frames(segments, width, height), width, height, job.fps, meta, job.overwrite)
+    frames, frame_w, frame_h = output_frames(segments, width, height)
+    write_video(job.output, frames, (frame_w, frame_h), (width, height), job.fps, meta, job.overwrite)
     result = {
         "output": str(job.output), "sidecar": str(Path(job.output).with_suffix(".json")),
         "mode": job.mode, "seed": job.seed, "model": model.spec.name, "width": width, "height": height,

@@ -22,16 +22,21 @@ def to_uint8(frames: Tensor) -> Tensor:
     return ((rearrange(frames.float(), "t c h w -> t h w c") + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
+def cover_geometry(w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """Scale w x h to cover width x height without stretching -> (new_w, new_h, left, top) of the crop."""
+    scale = max(width / w, height / h)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    return new_w, new_h, (new_w - width) // 2, (new_h - height) // 2
+
+
 def cover_resize(frames: Tensor, width: int, height: int) -> Tensor:
     """Resize (T, H, W, 3) uint8 to cover width x height, then centre-crop: no stretching."""
     _, h, w, _ = frames.shape
     if (w, h) == (width, height):
         return frames
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    new_w, new_h, left, top = cover_geometry(w, h, width, height)
     x = rearrange(frames, "t h w c -> t c h w").float()
     x = F.interpolate(x, size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False)
-    top, left = (new_h - height) // 2, (new_w - width) // 2
     x = x[:, :, top:top + height, left:left + width]
     return rearrange(x.round().clamp(0, 255).to(torch.uint8), "t c h w -> t h w c")
 

@@ -114,11 +114,21 @@ def render(job: Job, engine: Engine) -> list[Segment]:
 
 
 def output_frames(segments: list[Segment], width: int, height: int, chunk: int = 8):
-    """Every output frame in order, uint8 (H, W, 3) at the output size."""
-    for seg in segments:
-        idx = resample_indices(seg.frames.shape[0], seg.count)
-        for i in range(0, len(idx), chunk):
-            yield from cover_resize(seg.frames[idx[i:i + chunk]], width, height)
+    """(frames, frame width, frame height): every output frame in order, uint8 (H, W, 3).
+
+    When every segment has one size, frames stay at that size and the encoder scales
+    them (much faster than resizing here); otherwise they are resized to the output.
+    """
+    sizes = {(seg.frames.shape[2], seg.frames.shape[1]) for seg in segments}
+    w, h = sizes.pop() if len(sizes) == 1 else (width, height)
+
+    def frames():
+        for seg in segments:
+            idx = resample_indices(seg.frames.shape[0], seg.count)
+            for i in range(0, len(idx), chunk):
+                yield from cover_resize(seg.frames[idx[i:i + chunk]], w, h)
+
+    return frames(), w, h
 
 
 def output_size(job: Job) -> tuple[int, int]:

@@ -176,9 +176,17 @@ class VideoAutoencoder(nn.Module):
         mean, _ = self.encode_moments(video)
         return (mean - self.spec.latent_mean) / self.spec.latent_std
 
-    def decode(self, latents: Tensor, chunk: int = 2) -> Tensor:
-        """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time."""
+    def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
+        """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time.
+
+        By default a chunk is as many latent frames as keep the widest full-resolution
+        activation near 64M values: all at once for small models, a few for big ones.
+        """
         z = latents * self.spec.latent_std + self.spec.latent_mean
+        if chunk is None:
+            f = self.spec.spatial_factor
+            per_frame = self.spec.temporal_factor * z.shape[3] * f * z.shape[4] * f * self.spec.base_channels * 4
+            chunk = max(1, (1 << 26) // max(1, per_frame * z.shape[0]))
         cache: Cache = {}
         parts = [self.decoder(z[:, :, i:i + chunk], cache) for i in range(0, z.shape[2], chunk)]
         return torch.cat(parts, dim=2)

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from sora_cli.errors import BadInput, GenerationFailed
+from sora_cli.frames import cover_geometry
 
 FORMATS = {".mp4", ".gif", ".webm"}
 
@@ -77,16 +78,28 @@ def check_output(path: Path, overwrite: bool) -> None:
 def _codec_args(suffix: str, metadata: str) -> list[str]:
     meta = ["-metadata", f"comment={metadata}"]
     if suffix == ".mp4":
-        return ["-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+        return ["-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart", *meta, "-f", "mp4"]
     if suffix == ".webm":
         return ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-pix_fmt", "yuv420p", *meta, "-f", "webm"]
-    return ["-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse", *meta, "-f", "gif"]
+    return [*meta, "-f", "gif"]
 
 
-def write_video(path: Path, frames: Iterable[Tensor], width: int, height: int, fps: float,
-                metadata: dict, overwrite: bool = False) -> None:
-    """Stream uint8 (H, W, 3) frames into `path` atomically, with metadata and a .json sidecar."""
+def _filters(suffix: str, frame_size: tuple[int, int], size: tuple[int, int]) -> list[str]:
+    chain = []
+    if frame_size != size:
+        new_w, new_h, left, top = cover_geometry(*frame_size, *size)
+        chain.append(f"scale={new_w}:{new_h}:flags=bicubic,crop={size[0]}:{size[1]}:{left}:{top}")
+    if suffix == ".gif":  # a palette made for this clip, not a fixed 256 colours
+        chain.append("split[a][b];[a]palettegen[p];[b][p]paletteuse")
+    return ["-vf", ",".join(chain)] if chain else []
+
+
+def write_video(path: Path, frames: Iterable[Tensor], frame_size: tuple[int, int], size: tuple[int, int],
+                fps: float, metadata: dict, overwrite: bool = False) -> None:
+    """Stream uint8 (H, W, 3) frames of `frame_size` into `path` atomically, at `size`
+    (scaled to cover and centre-cropped by ffmpeg when the two differ), with metadata
+    in the container and a .json sidecar."""
     path = Path(path)
     check_output(path, overwrite)
     text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
@@ -95,7 +108,8 @@ def write_video(path: Path, frames: Iterable[Tensor], width: int, height: int, f
     tmp = Path(tmp_name)
     sidecar = path.with_suffix(".json")
     try:
-        _encode(tmp, frames, width, height, fps, _codec_args(path.suffix.lower(), text))
+        suffix = path.suffix.lower()
+        _encode(tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text))
         _commit(tmp, path, overwrite)
         _write_text_atomic(sidecar, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
@@ -106,9 +120,10 @@ def write_video(path: Path, frames: Iterable[Tensor], width: int, height: int, f
         tmp.unlink(missing_ok=True)
 
 
-def _encode(tmp: Path, frames: Iterable[Tensor], width: int, height: int, fps: float, codec: list[str]) -> None:
+def _encode(tmp: Path, frames: Iterable[Tensor], frame_size: tuple[int, int], fps: float,
+            args: list[str]) -> None:
     cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-", *codec, str(tmp)]
+           "-s", f"{frame_size[0]}x{frame_size[1]}", "-r", f"{fps:g}", "-i", "-", *args, str(tmp)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for frame in frames:
