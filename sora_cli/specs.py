@@ -21,9 +21,6 @@ class VAESpec:
     # Which of those downsamples also halve time (causally).
     temporal_down: tuple[bool, ...] = (False, True, True)
     res_blocks: int = 1
-    # Latents are normalised with these before the DiT sees them.
-    latent_mean: float = 0.0
-    latent_std: float = 1.0
 
     @property
     def spatial_factor(self) -> int:

@@ -19,16 +19,21 @@ from sora_cli.specs import VAESpec
 Cache = dict[nn.Module, Tensor]
 
 
-class ChannelRMSNorm(nn.Module):
-    """RMS norm over channels only; GroupNorm would mix frames and break causality."""
+class FrameGroupNorm(nn.Module):
+    """GroupNorm over each frame on its own: statistics never mix frames, so it stays causal.
+
+    (A per-pixel norm over channels is causal too, but with a thin network it throws
+    away each pixel's magnitude and the autoencoder cannot learn flat colours.)
+    """
 
     def __init__(self, channels: int):
         super().__init__()
-        self.scale = nn.Parameter(torch.ones(channels))
+        self.norm = nn.GroupNorm(max(1, min(8, channels // 4)), channels, eps=1e-6)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, T, H, W)
-        x = F.normalize(x, dim=1) * x.shape[1] ** 0.5
-        return x * self.scale.view(1, -1, 1, 1, 1)
+        b = x.shape[0]
+        x = self.norm(rearrange(x, "b c t h w -> (b t) c h w"))
+        return rearrange(x, "(b t) c h w -> b c t h w", b=b)
 
 
 class CausalConv3d(nn.Module):
@@ -54,8 +59,8 @@ class CausalConv3d(nn.Module):
 class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.norm1, self.conv1 = ChannelRMSNorm(cin), CausalConv3d(cin, cout)
-        self.norm2, self.conv2 = ChannelRMSNorm(cout), CausalConv3d(cout, cout)
+        self.norm1, self.conv1 = FrameGroupNorm(cin), CausalConv3d(cin, cout)
+        self.norm2, self.conv2 = FrameGroupNorm(cout), CausalConv3d(cout, cout)
         self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> Tensor:
@@ -107,7 +112,6 @@ class Encoder(nn.Module):
             if i < len(chans) - 1:
                 self.downs.append(Downsample(ch, spec.temporal_down[i]))
         self.mid = ResBlock(prev, prev)
-        self.norm_out = ChannelRMSNorm(prev)
         self.conv_out = CausalConv3d(prev, 2 * spec.latent_channels)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, 3, T, H, W) -> (B, 2z, t, h, w)
@@ -118,7 +122,7 @@ class Encoder(nn.Module):
             if i < len(self.downs):
                 x = self.downs[i](x)
         x = self.mid(x)
-        return self.conv_out(F.silu(self.norm_out(x)))
+        return self.conv_out(F.silu(x))  # no norm here: it would erase absolute levels
 
 
 class Decoder(nn.Module):
@@ -136,7 +140,6 @@ class Decoder(nn.Module):
             prev = ch
             if i < len(chans) - 1:
                 self.ups.append(Upsample(ch, temporal[i]))
-        self.norm_out = ChannelRMSNorm(prev)
         self.conv_out = CausalConv3d(prev, 3)
 
     def forward(self, z: Tensor, cache: Cache | None = None) -> Tensor:
@@ -146,7 +149,7 @@ class Decoder(nn.Module):
                 x = block(x, cache)
             if i < len(self.ups):
                 x = self.ups[i](x, cache)
-        return self.conv_out(F.silu(self.norm_out(x)), cache)
+        return self.conv_out(F.silu(x), cache)
 
 
 class VideoAutoencoder(nn.Module):
@@ -155,6 +158,12 @@ class VideoAutoencoder(nn.Module):
         self.spec = spec
         self.encoder = Encoder(spec)
         self.decoder = Decoder(spec)
+        # Per-channel statistics of the latents, measured after training, so the DiT sees unit scale.
+        self.register_buffer("latent_mean", torch.zeros(spec.latent_channels))
+        self.register_buffer("latent_std", torch.ones(spec.latent_channels))
+
+    def _stats(self, like: Tensor) -> tuple[Tensor, Tensor]:
+        return (self.latent_mean.view(1, -1, 1, 1, 1).to(like), self.latent_std.view(1, -1, 1, 1, 1).to(like))
 
     def latent_frames(self, frames: int) -> int:
         tf = self.spec.temporal_factor
@@ -174,7 +183,8 @@ class VideoAutoencoder(nn.Module):
     def encode(self, video: Tensor) -> Tensor:
         """Deterministic, normalised latents for the DiT: (B, z, t, h, w)."""
         mean, _ = self.encode_moments(video)
-        return (mean - self.spec.latent_mean) / self.spec.latent_std
+        shift, scale = self._stats(mean)
+        return (mean - shift) / scale
 
     def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
         """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time.
@@ -182,7 +192,8 @@ class VideoAutoencoder(nn.Module):
         By default a chunk is as many latent frames as keep the widest full-resolution
         activation near 64M values: all at once for small models, a few for big ones.
         """
-        z = latents * self.spec.latent_std + self.spec.latent_mean
+        shift, scale = self._stats(latents)
+        z = latents * scale + shift
         if chunk is None:
             f = self.spec.spatial_factor
             per_frame = self.spec.temporal_factor * z.shape[3] * f * z.shape[4] * f * self.spec.base_channels * 4

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from sora_cli import __version__
-from sora_cli.cli import batch, catalog, make
+from sora_cli.cli import batch, catalog, make, train
 
 app = typer.Typer(
     name="sora",
@@ -20,6 +20,7 @@ app = typer.Typer(
 make.register(app)
 batch.register(app)
 catalog.register(app)
+train.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,73 @@
+"""`sora train`: train sora-mini (or resume it) on the rendered world; `--export` ships it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sora_cli.cli.console import errors_as_exit_codes
+from sora_cli.errors import BadInput
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(out: Annotated[Path, typer.Option(help="Checkpoint and loss-log folder.")] = Path("runs/sora-mini"),
+              minutes: Annotated[float, typer.Option(help="Wall-clock budget of this run.")] = 60.0,
+              vae_minutes: Annotated[float, typer.Option(help="Autoencoder training time (in all runs).")] = 15.0,
+              device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+              init_from: Annotated[Optional[Path], typer.Option(help="Model folder to start from when there is "
+                                                                     "no checkpoint (e.g. weights/sora-mini).")] = None,
+              seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+              export: Annotated[Optional[Path], typer.Option(help="Only write the checkpoint's EMA weights as a "
+                                                                  "model folder here (fp16).")] = None) -> None:
+        """Train sora-mini on the world it renders itself; resumes from OUT when it holds a checkpoint."""
+        import sys
+
+        import torch
+
+        from sora_cli.specs import SORA_MINI
+        from sora_cli.training.loop import TrainConfig
+        from sora_cli.training.loop import export as export_model
+        from sora_cli.training.loop import train as run
+
+        with errors_as_exit_codes():
+            if export is not None:
+                if not (out / "checkpoint.safetensors").is_file():
+                    raise BadInput(f"no checkpoint in {out}")
+                export_model(out, SORA_MINI, export)
+                typer.echo(str(export))
+                return
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                raise BadInput("CUDA is not available on this machine (use --device cpu)")
+            cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from)
+            run(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+            typer.echo(str(out / "checkpoint.safetensors"))
+
+    @app.command(name="eval")
+    def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "sora-mini",
+                 prompts: Annotated[int, typer.Option(help="Held-out prompts, each at preview and full size.")] = 20,
+                 modes: Annotated[int, typer.Option(help="Clips for each of animate, extend, loop and v2v.")] = 4,
+                 long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).")] = 60.0,
+                 seed: Annotated[int, typer.Option(help="Picks the prompts and the sampling seeds.")] = 0,
+                 device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+                 json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+        """Judge a world model's clips from their pixels: attributes, binding, flicker, seams, v2v, drift."""
+        import json as jsonlib
+        import sys
+
+        from sora_cli.evaluation import evaluate as run_eval
+        from sora_cli.runtime import resolve_device, resolve_dtype
+        from sora_cli.weights import load_model
+
+        with errors_as_exit_codes():
+            dev = resolve_device(device)
+            loaded = load_model(model, dev, resolve_dtype("auto", dev))
+            report = run_eval(loaded, prompts, seed, modes, long_seconds,
+                              log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)
+            if json:
+                typer.echo(jsonlib.dumps(report, sort_keys=True))
+                return
+            for section, values in report.items():
+                typer.echo(f"{section}: " + ", ".join(f"{k} {v}" for k, v in values.items()))

@@ -1,0 +1,1 @@
+"""Training sora-mini on the rendered world: data on the fly, the VAE, then the DiT."""

@@ -1,0 +1,70 @@
+"""Training batches rendered on the fly: clips, captions and random conditioning."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sora_cli.presets import working_size
+from sora_cli.specs import ModelSpec
+from sora_cli.world.captions import caption, is_held_out
+from sora_cli.world.render import render
+from sora_cli.world.scene import random_scene
+
+# The world's aspect ratios, 16:9 to 9:16.
+ASPECTS = ((16, 9), (3, 2), (4, 3), (1, 1), (3, 4), (2, 3), (9, 16))
+# Conditioning a training clip gets, so animate, extend and loop work natively.
+COND_MODES = ("none", "first", "first_k", "last_k", "both")
+COND_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
+
+
+@dataclass
+class Batch:
+    video: Tensor  # (B, 3, T, H, W) in [-1, 1]
+    captions: list[str]
+    cond: list[str]  # one of COND_MODES per clip
+    cond_latents: list[int]  # how many latent frames each condition spans (first_k / last_k / both)
+
+
+def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
+    """Full and preview working sizes of every aspect (the model must do both well)."""
+    sizes = []
+    for w, h in ASPECTS:
+        full = working_size(w * 120, h * 120, spec.max_area, spec.size_multiple)
+        sizes += [full, (full[0] // 2, full[1] // 2)]
+    return sizes
+
+
+def scenes_and_captions(rng: random.Random, count: int, drop_text: float) -> tuple[list, list[str]]:
+    scenes, captions = [], []
+    while len(scenes) < count:
+        scene = random_scene(rng)
+        if is_held_out(scene):
+            continue
+        scenes.append(scene)
+        captions.append("" if rng.random() < drop_text else caption(scene, rng))
+    return scenes, captions
+
+
+def to_model(frames: Tensor) -> Tensor:
+    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
+    return frames.permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
+def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, size: tuple[int, int],
+               drop_text: float = 0.1, max_offset: float = 0.0) -> Batch:
+    scenes, captions = scenes_and_captions(rng, batch, drop_text)
+    w, h = size
+    videos, conds, spans = [], [], []
+    latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
+    for scene in scenes:
+        mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
+        # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
+        t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
+        videos.append(to_model(render(scene, w, h, frames, t0=t0)))
+        conds.append(mode)
+        spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
+    return Batch(torch.stack(videos), captions, conds, spans)

@@ -1,0 +1,221 @@
+"""The training loops: the video autoencoder first, then the DiT (with the text encoder) on its latents.
+
+One entry point, `train(config)`, trains from scratch or resumes (from a checkpoint, else
+from shipped weights), on CPU or CUDA, within a time budget, with checkpoints and a loss log.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sora_cli.model import VideoModel
+from sora_cli.sampler import shift_time
+from sora_cli.specs import ModelSpec
+from sora_cli.tokenizer import WordTokenizer
+from sora_cli.training import checkpoint
+from sora_cli.training.data import clip_batch, working_sizes
+from sora_cli.world.captions import vocabulary
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    spec: ModelSpec
+    out: Path  # checkpoint and loss log folder
+    minutes: float  # wall-clock budget for this run
+    vae_minutes: float  # of which the autoencoder gets at most this (until it has trained that long in all)
+    device: str = "cpu"
+    seed: int = 0
+    init_from: Path | None = None  # a model folder to start from when there is no checkpoint
+    vae_lr: float = 1e-3
+    dit_lr: float = 4e-4
+    ema: float = 0.998
+    checkpoint_minutes: float = 5.0
+
+
+def _tokenize(tok: WordTokenizer, captions: list[str], max_tokens: int, device) -> tuple[Tensor, Tensor]:
+    encoded = [tok.encode(c, max_tokens).ids for c in captions]
+    length = max(len(e) for e in encoded)
+    ids = torch.zeros(len(captions), length, dtype=torch.long)
+    mask = torch.zeros(len(captions), length, dtype=torch.bool)
+    for i, e in enumerate(encoded):
+        ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), True
+    return ids.to(device), mask.to(device)
+
+
+def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device) -> float:
+    """One autoencoder step on random sizes and lengths (it is fully convolutional)."""
+    w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
+    frames = rng.choice([1, 5, 9, 9])
+    batch = clip_batch(rng, spec, 12 if frames == 1 else 3, frames, (w, h), drop_text=1.0, max_offset=2.0)
+    x = batch.video.to(device)
+    mean, logvar = net.vae.encode_moments(x)
+    z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+    rec = net.vae.decoder(z)
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+    loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-4 * kl
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.vae.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, device) -> None:
+    net.vae.latent_mean.zero_()
+    net.vae.latent_std.fill_(1.0)
+    zs = []
+    for size in working_sizes(spec)[::2]:
+        batch = clip_batch(rng, spec, 4, spec.window_frames, size, drop_text=1.0)
+        z = net.vae.encode(batch.video.to(device))
+        zs.append(z.transpose(0, 1).reshape(z.shape[1], -1))
+    z = torch.cat(zs, dim=1)
+    net.vae.latent_mean.copy_(z.mean(dim=1))
+    net.vae.latent_std.copy_(z.std(dim=1).clamp_min(1e-3))
+
+
+def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
+             sizes: list[tuple[int, int]]) -> float:
+    """One flow-matching step with random conditioning; images are one-frame videos."""
+    size = rng.choice(sizes)
+    image = rng.random() < 0.25
+    preview = size[0] * size[1] < spec.max_area / 2
+    frames = 1 if image else spec.window_frames
+    count = (24 if preview else 12) if image else (6 if preview else 3)
+    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0)
+    tf = spec.vae.temporal_factor
+    with torch.no_grad():
+        video = batch.video.to(device)
+        z = net.vae.encode(video)  # (B, C, L, h, w)
+        b, c, length = z.shape[:3]
+        strength = torch.zeros(b, length, device=device)
+        for i, (mode, k) in enumerate(zip(batch.cond, batch.cond_latents)):
+            if mode in ("first", "both"):
+                strength[i, 0] = 1
+            if mode == "first_k":
+                strength[i, :k] = 1
+            if mode in ("last_k", "both"):
+                k = 1 if mode == "both" else k
+                # End conditions are encoded on their own, exactly as at inference.
+                tail = net.vae.encode(video[i:i + 1, :, -(1 + tf * (k - 1)):])
+                z[i, :, length - k:] = tail[0]
+                strength[i, length - k:] = 1
+    t = shift_time(torch.rand(b, device=device), spec.shift)
+    t_frame = t[:, None] * (1 - strength)  # (B, L)
+    noise = torch.randn_like(z)
+    tf5 = t_frame[:, None, :, None, None]
+    x_t = (1 - tf5) * z + tf5 * noise
+    ids, mask = _tokenize(tok, batch.captions, spec.text.max_tokens, device)
+    ctx = net.text(ids, mask)
+    pred = net.dit(x_t, t_frame, ctx, mask)
+    weight = (1 - strength)[:, None, :, None, None].expand_as(pred)
+    loss = ((pred - (noise - z)) ** 2 * weight).sum() / weight.sum().clamp_min(1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)
+    opt.step()
+    return loss.item()
+
+
+def train(cfg: TrainConfig, log: Log = print) -> Path:
+    """Train within the budget; returns the checkpoint folder."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed + int(time.time()))
+    device = torch.device(cfg.device)
+    spec = cfg.spec
+    tok = WordTokenizer(vocabulary())
+    if len(tok) > spec.text.vocab_size:
+        raise ValueError(f"vocabulary of {len(tok)} words exceeds the spec's {spec.text.vocab_size}")
+    net = VideoModel(spec).to(device)
+    ema = copy.deepcopy(net).requires_grad_(False)
+    vae_opt = torch.optim.AdamW(net.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    dit_params = list(net.dit.parameters()) + list(net.text.parameters())
+    dit_opt = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
+    optims = {"vae": vae_opt, "dit": dit_opt}
+    state = {"vae_steps": 0, "dit_steps": 0, "vae_seconds": 0.0, "dit_seconds": 0.0, "stats": False}
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    if (cfg.out / "checkpoint.safetensors").is_file():
+        state = checkpoint.load(cfg.out, net, ema, optims)
+        log(f"resumed from {cfg.out}: {state}")
+    elif cfg.init_from is not None:
+        from sora_cli.weights import load_model
+
+        loaded = load_model(str(cfg.init_from), device, torch.float32)
+        net.load_state_dict(loaded.net.state_dict(), strict=True)
+        ema.load_state_dict(loaded.net.state_dict(), strict=True)
+        state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
+        log(f"starting from weights in {cfg.init_from}")
+    sizes = working_sizes(spec)
+    start = last_ckpt = time.time()
+    losses: list[float] = []
+    with open(cfg.out / "loss.csv", "a") as loss_log:
+        while (now := time.time()) - start < cfg.minutes * 60:
+            stage = "vae" if state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
+            t0 = time.time()
+            if stage == "vae":
+                loss = vae_step(net, vae_opt, rng, spec, device)
+            else:
+                if not state["stats"]:
+                    measure_latent_stats(net, spec, rng, device)
+                    ema.load_state_dict(net.state_dict())
+                    state["stats"] = True
+                    log(f"latent mean {net.vae.latent_mean.tolist()} std {net.vae.latent_std.tolist()}")
+                net.vae.requires_grad_(False)
+                warm = min(1.0, (state["dit_steps"] + 1) / 200)
+                for group in dit_opt.param_groups:
+                    group["lr"] = cfg.dit_lr * warm
+                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes)
+                _ema_update(ema, net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
+            state[f"{stage}_steps"] += 1
+            state[f"{stage}_seconds"] += time.time() - t0
+            losses.append(loss)
+            loss_log.write(f"{time.time():.1f},{stage},{state[stage + '_steps']},{loss:.5f}\n")
+            if len(losses) == 50:
+                log(f"{stage} step {state[stage + '_steps']}: loss {sum(losses) / 50:.4f} "
+                    f"({(time.time() - start) / 60:.1f} min)")
+                losses.clear()
+                loss_log.flush()
+            if math.isnan(loss):
+                raise FloatingPointError(f"loss became NaN at {stage} step {state[stage + '_steps']}")
+            if now - last_ckpt > cfg.checkpoint_minutes * 60:
+                checkpoint.save(cfg.out, net, ema, optims, state)
+                last_ckpt = now
+    if state["vae_seconds"] >= cfg.vae_minutes * 60 and not state["stats"]:
+        measure_latent_stats(net, spec, rng, device)
+        ema.load_state_dict(net.state_dict())
+        state["stats"] = True
+    checkpoint.save(cfg.out, net, ema, optims, state)
+    log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
+    return cfg.out
+
+
+@torch.no_grad()
+def _ema_update(ema: VideoModel, net: VideoModel, decay: float) -> None:
+    for e, p in zip(ema.parameters(), net.parameters()):
+        e.lerp_(p, 1 - decay)
+    for e, b in zip(ema.buffers(), net.buffers()):
+        e.copy_(b)
+
+
+def export(folder: Path, spec: ModelSpec, target: Path, dtype: torch.dtype = torch.float16) -> None:
+    """Write the EMA weights of a checkpoint as a model folder that `sora` loads."""
+    from safetensors.torch import load_file
+
+    from sora_cli.weights import save_model
+
+    net = VideoModel(spec)
+    tensors = load_file(str(folder / "checkpoint.safetensors"))
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
+    save_model(net, spec, WordTokenizer(vocabulary()), target, dtype)

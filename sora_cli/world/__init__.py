@@ -1,0 +1,1 @@
+"""The sora-mini world (../shared/world-spec.md): its words, scenes, renderer, captions and checker."""

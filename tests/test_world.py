@@ -1,0 +1,150 @@
+"""The sora-mini world: renderer, captions, checker, and one step of each training stage."""
+
+import random
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from sora_cli.world.captions import DOUBLE, HELD_OUT_DOUBLE, HELD_OUT_SINGLE, SINGLE, caption, is_held_out, vocabulary
+from sora_cli.world.checker import check
+from sora_cli.world.render import render
+from sora_cli.world.scene import Scene, Thing, random_scene
+from sora_cli.world.vocab import BACKGROUNDS, OBJECT_COLOURS, luma
+
+
+def one(colour="red", shape="square", size="large", motion="still", bg="sand", bw=False, start=(0.5, 0.5)):
+    return Scene(bg, (Thing(colour, shape, size, motion, None, start),), bw, (True,))
+
+
+def test_flat_colours_from_the_spec_with_anti_aliased_edges():
+    frames = render(one(), 160, 90, 2).numpy()
+    assert tuple(frames[0, 45, 80]) == OBJECT_COLOURS["red"]
+    assert tuple(frames[0, 2, 2]) == BACKGROUNDS["sand"]
+    row = frames[0, 45].astype(int)
+    edge = [x for x in range(1, 160) if (row[x] != row[x - 1]).any()]
+    between = [x for x in edge if not ((row[x] == OBJECT_COLOURS["red"]).all() or (row[x] == BACKGROUNDS["sand"]).all())]
+    assert between, "edges should have intermediate (anti-aliased) pixels"
+
+
+def test_sizes_are_fractions_of_the_shorter_side_at_any_aspect():
+    for w, h in ((160, 90), (90, 160), (120, 120)):
+        frames = render(one(bg="black", colour="white", size="medium"), w, h, 1).numpy()
+        side = (frames[0].mean(-1) > 128).sum() ** 0.5
+        assert side == pytest.approx(0.18 * min(w, h), rel=0.1)
+
+
+def test_triangle_points_up_and_black_and_white_is_grey():
+    frames = render(one(shape="triangle", bg="white", colour="blue"), 100, 100, 1).numpy()[0]
+    mask = frames.mean(-1) < 200
+    rows = np.flatnonzero(mask.any(1))
+    assert mask[rows[0]].sum() < mask[rows[-1]].sum()  # narrow at the top, wide at the base
+    grey = render(one(bw=True, bg="black", colour="yellow"), 64, 64, 3).numpy()
+    assert (grey.max(-1) == grey.min(-1)).all()
+
+
+def test_motions_move_the_way_the_words_say():
+    def centroid(scene):
+        frames = render(scene, 128, 72, 48).numpy().astype(int)
+        mask = np.abs(frames - np.array(BACKGROUNDS["sand"])).sum(-1) > 60
+        ys, xs = np.mgrid[0:72, 0:128]
+        return [(xs[m].mean(), ys[m].mean(), m.sum()) for m in mask[[0, -1]]]
+
+    (x0, y0, a0), (x1, y1, a1) = centroid(one(motion="right", start=(0.2, 0.5), size="small"))
+    assert x1 - x0 > 0.5 * 72 and abs(y1 - y0) < 1
+    (x0, y0, _), (x1, y1, _) = centroid(one(motion="up", start=(0.5, 0.8), size="small"))
+    assert y0 - y1 > 0.5 * 72
+    (_, _, a0), (_, _, a1) = centroid(one(motion="grows", size="small"))
+    assert a1 >= 2 * a0
+
+
+def test_random_scenes_keep_the_spec_rules():
+    rng = random.Random(0)
+    for _ in range(300):
+        scene = random_scene(rng)
+        for thing in scene.things:
+            assert thing.colour != scene.background
+            if scene.bw:
+                assert abs(luma(OBJECT_COLOURS[thing.colour]) - luma(BACKGROUNDS[scene.background])) >= 60
+
+
+def test_training_captions_never_use_held_out_templates():
+    rng = random.Random(1)
+    held = [SINGLE[i] for i in HELD_OUT_SINGLE] + [DOUBLE[i] for i in HELD_OUT_DOUBLE]
+    markers = {"there is", "shot", "meanwhile"}
+    assert all(any(m in t for m in markers) for t in held)
+    for _ in range(500):
+        text = caption(random_scene(rng), rng)
+        assert not any(m in text for m in markers), text
+
+
+def test_vocabulary_covers_every_caption_and_fits_the_model():
+    from sora_cli.specs import SORA_MINI
+
+    words = set(vocabulary())
+    assert len(words) + 2 <= SORA_MINI.text.vocab_size
+    rng = random.Random(2)
+    for _ in range(300):
+        scene = random_scene(rng)
+        for held in (False, True):
+            assert set(re.findall(r"[a-z0-9]+", caption(scene, rng, held).lower())) <= words
+
+
+def test_held_out_pairs_are_recognised():
+    scene = Scene("sand", (Thing("purple", "triangle", "small", "still", None, (0.5, 0.5)),), False, (True,))
+    assert is_held_out(scene)
+
+
+def test_checker_agrees_with_the_renderer_at_the_models_working_size():
+    rng = random.Random(3)
+    correct, total = Counter(), Counter()
+    for _ in range(60):
+        scene = random_scene(rng)
+        w, h = rng.choice([(144, 80), (112, 112), (80, 144), (128, 96)])
+        for key, ok in check(render(scene, w, h, 48).numpy(), scene).items():
+            total[key.split(".")[-1]] += 1
+            correct[key.split(".")[-1]] += ok
+    assert sum(correct.values()) / sum(total.values()) > 0.9
+    assert all(correct[k] / total[k] > 0.8 for k in total), {k: correct[k] / total[k] for k in total}
+
+
+def test_checker_catches_wrong_attributes():
+    scene = one(colour="red", shape="square", size="large", motion="right", start=(0.2, 0.5))
+    frames = render(scene, 144, 80, 48).numpy()
+    wrong = Scene("sky", (Thing("blue", "circle", "small", "left", "right", (0.2, 0.5)),), False, (True,))
+    assert not any(check(frames, wrong).values())
+    assert all(check(frames, scene).values())
+
+
+def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
+    from conftest import TINY
+    from dataclasses import replace
+
+    from sora_cli.model import VideoModel
+    from sora_cli.specs import TextSpec
+    from sora_cli.tokenizer import WordTokenizer
+    from sora_cli.training import checkpoint, loop
+    from sora_cli.training.data import working_sizes
+
+    spec = replace(TINY, text=TextSpec(vocab_size=256, dim=32, depth=1, heads=2, max_tokens=40))
+    net = VideoModel(spec)
+    rng = random.Random(0)
+    vae_opt = torch.optim.AdamW(net.vae.parameters(), lr=1e-3)
+    dit_opt = torch.optim.AdamW(list(net.dit.parameters()) + list(net.text.parameters()), lr=1e-3)
+    assert np.isfinite(loop.vae_step(net, vae_opt, rng, spec, "cpu"))
+    loop.measure_latent_stats(net, spec, rng, "cpu")
+    assert (net.vae.latent_std > 0).all()
+    before = net.dit.proj_out.weight.clone()
+    loss = loop.dit_step(net, dit_opt, rng, spec, WordTokenizer(vocabulary()), "cpu", working_sizes(spec))
+    assert np.isfinite(loss) and not torch.equal(before, net.dit.proj_out.weight)
+    import copy
+
+    checkpoint.save(tmp_path, net, copy.deepcopy(net), {"vae": vae_opt, "dit": dit_opt}, {"dit_steps": 1})
+    fresh = VideoModel(spec)
+    opts = {"vae": torch.optim.AdamW(fresh.vae.parameters()),
+            "dit": torch.optim.AdamW(list(fresh.dit.parameters()) + list(fresh.text.parameters()))}
+    assert checkpoint.load(tmp_path, fresh, VideoModel(spec), opts) == {"dit_steps": 1}
+    assert torch.equal(fresh.dit.proj_out.weight, net.dit.proj_out.weight)
+    assert len(opts["dit"].state) == len(dit_opt.state)
