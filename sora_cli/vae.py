@@ -98,21 +98,22 @@ class Upsample(nn.Module):
         return self.conv(x, cache)
 
 
+def _stages(chans: list[int], res_blocks: int) -> nn.ModuleList:
+    """Res blocks per stage; a stage's first block changes the width to its own."""
+    ins = [chans[0]] + chans[:-1]
+    return nn.ModuleList([nn.ModuleList([ResBlock(cin if j == 0 else ch, ch) for j in range(res_blocks)])
+                          for cin, ch in zip(ins, chans)])
+
+
 class Encoder(nn.Module):
     def __init__(self, spec: VAESpec):
         super().__init__()
         chans = [spec.base_channels * m for m in spec.channel_mults]
         self.conv_in = CausalConv3d(3, chans[0])
-        self.stages = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        prev = chans[0]
-        for i, ch in enumerate(chans):
-            self.stages.append(nn.ModuleList([ResBlock(prev if j == 0 else ch, ch) for j in range(spec.res_blocks)]))
-            prev = ch
-            if i < len(chans) - 1:
-                self.downs.append(Downsample(ch, spec.temporal_down[i]))
-        self.mid = ResBlock(prev, prev)
-        self.conv_out = CausalConv3d(prev, 2 * spec.latent_channels)
+        self.stages = _stages(chans, spec.res_blocks)
+        self.downs = nn.ModuleList([Downsample(ch, t) for ch, t in zip(chans, spec.temporal_down)])
+        self.mid = ResBlock(chans[-1], chans[-1])
+        self.conv_out = CausalConv3d(chans[-1], 2 * spec.latent_channels)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, 3, T, H, W) -> (B, 2z, t, h, w)
         x = self.conv_in(x)
@@ -132,15 +133,9 @@ class Decoder(nn.Module):
         temporal = list(spec.temporal_down)[::-1]
         self.conv_in = CausalConv3d(spec.latent_channels, chans[0])
         self.mid = ResBlock(chans[0], chans[0])
-        self.stages = nn.ModuleList()
-        self.ups = nn.ModuleList()
-        prev = chans[0]
-        for i, ch in enumerate(chans):
-            self.stages.append(nn.ModuleList([ResBlock(prev if j == 0 else ch, ch) for j in range(spec.res_blocks)]))
-            prev = ch
-            if i < len(chans) - 1:
-                self.ups.append(Upsample(ch, temporal[i]))
-        self.conv_out = CausalConv3d(prev, 3)
+        self.stages = _stages(chans, spec.res_blocks)
+        self.ups = nn.ModuleList([Upsample(ch, t) for ch, t in zip(chans, temporal)])
+        self.conv_out = CausalConv3d(chans[-1], 3)
 
     def forward(self, z: Tensor, cache: Cache | None = None) -> Tensor:
         x = self.mid(self.conv_in(z, cache), cache)

@@ -201,3 +201,20 @@ def test_installed_entry_point_generates(tiny, tmp_path):
                  "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / json.loads(r.stdout)["output"]).is_file()
+
+
+def test_mp4_is_h264_yuv420p_with_faststart(cli):
+    import subprocess
+
+    from sora_cli.video_io import ffmpeg
+
+    cli("generate", "a ball", "--width", "128", "--height", "72", "--frames", "5", "-o", "f.mp4")
+    probe = subprocess.run([ffmpeg(), "-i", str(cli.cwd / "f.mp4")], capture_output=True, text=True).stderr
+    assert "h264" in probe and "yuv420p" in probe
+    data = (cli.cwd / "f.mp4").read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # +faststart: the index comes first
+
+
+def test_pull_refuses_unknown_models_in_one_line(cli):
+    r = cli("pull", "nope")
+    assert r.exit_code == 3 and r.stderr.strip().splitlines() == ["error: unknown model 'nope' (known: sora-mini)"]

@@ -17,12 +17,17 @@ def register(app: typer.Typer) -> None:
               minutes: Annotated[float, typer.Option(help="Wall-clock budget of this run.")] = 60.0,
               vae_minutes: Annotated[float, typer.Option(help="Autoencoder training time (in all runs).")] = 15.0,
               device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-              init_from: Annotated[Optional[Path], typer.Option(help="Model folder to start from when there is "
-                                                                     "no checkpoint (e.g. weights/sora-mini).")] = None,
+              init_from: Annotated[Optional[Path], typer.Option(help="Model folder to start from when OUT holds no "
+                                                                     "checkpoint (default: the shipped weights).")] = None,
+              from_scratch: Annotated[bool, typer.Option(help="Ignore the shipped weights; start from random.")] = False,
               seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
               export: Annotated[Optional[Path], typer.Option(help="Only write the checkpoint's EMA weights as a "
                                                                   "model folder here (fp16).")] = None) -> None:
-        """Train sora-mini on the world it renders itself; resumes from OUT when it holds a checkpoint."""
+        """Train sora-mini on the world it renders itself.
+
+        Resumes from OUT when it holds a checkpoint, else starts from the shipped weights
+        (unless --from-scratch). Checkpoints every 5 minutes and at the end; loss.csv logs each step.
+        """
         import sys
 
         import torch
@@ -41,6 +46,15 @@ def register(app: typer.Typer) -> None:
                 return
             if device.startswith("cuda") and not torch.cuda.is_available():
                 raise BadInput("CUDA is not available on this machine (use --device cpu)")
+            if from_scratch:
+                init_from = None
+            elif init_from is None:
+                from sora_cli.weights import find_model
+
+                try:
+                    init_from = find_model("sora-mini")
+                except BadInput:
+                    init_from = None  # nothing shipped yet: from scratch
             cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from)
             run(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
             typer.echo(str(out / "checkpoint.safetensors"))
