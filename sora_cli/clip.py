@@ -61,7 +61,7 @@ def metadata(job: Job, model: LoadedModel, unknown: list[str], extra: dict | Non
 def make_clip(job: Job, model: LoadedModel, engine: Engine, extra: dict | None = None) -> dict:
     """Render and write `job`; returns what a script needs to know about the result."""
     start = time.perf_counter()
-    unknown = model.tokenizer.encode(job.prompt, model.spec.text.max_tokens).unknown
+    unknown = model.unknown_words(job.prompt)
     segments = render(job, engine)
     width, height = output_size(job)
     meta = metadata(job, model, unknown, extra)

@@ -94,7 +94,7 @@ class Engine:
         return to_uint8(video.float().cpu())
 
     def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,
-              source: Tensor | None = None, first_window: int = 0) -> Tensor:
+              source: Tensor | None = None) -> Tensor:
         """`count` new frames after `start` (and, if given, flowing into `end`), uint8 (T, H, W, 3).
 
         `source` (uint8, at least `count` frames) makes every window an SDEdit of the
@@ -103,7 +103,7 @@ class Engine:
         spec = self.model.spec
         window, ctx_len = spec.window_frames, spec.context_frames
         made: list[Tensor] = []
-        remaining, index = count, first_window
+        remaining, index = count, 0
         while remaining > 0:
             ctx = self._tail(start, made, ctx_len)
             c = 0 if ctx is None else ctx.shape[0]

@@ -32,6 +32,9 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
 
+    def unknown_words(self, prompt: str) -> list[str]:
+        return self.tokenizer.encode(prompt, self.spec.text.max_tokens).unknown
+
     def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor, list[str]]:
         """-> context (B, L, D), mask (B, L), and the words the model does not know."""
         encoded = [self.tokenizer.encode(p, self.spec.text.max_tokens) for p in prompts]

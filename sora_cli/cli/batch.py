@@ -76,6 +76,9 @@ def _run_items(items: list[b.Item], done: set[int], folder: Path, base: int, sou
             job = build_job(item.request)
             if loaded is None or loaded.source != find_model(job.model):
                 loaded = load_model(job.model, dev, resolve_dtype(dtype, dev))
+            unknown = loaded.unknown_words(job.prompt)
+            if unknown:
+                report.warn(f"{source}:{item.line}: {loaded.spec.name} ignores unknown words: {', '.join(unknown)}")
             with report.progress() as progress:
                 make_clip(job, loaded, Engine(loaded, progress), {"batch_key": item.key})
             row["status"] = "done"

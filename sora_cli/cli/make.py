@@ -24,7 +24,7 @@ def run(req: Request, device: str, dtype: str, as_json: bool, quiet: bool) -> No
         job = build_job(req)
         dev = resolve_device(device)
         model = load_model(job.model, dev, resolve_dtype(dtype, dev))
-        unknown = model.tokenizer.encode(job.prompt, model.spec.text.max_tokens).unknown
+        unknown = model.unknown_words(job.prompt)
         if unknown:
             report.warn(f"{model.spec.name} does not know these words and ignores them: {', '.join(unknown)}")
         report.log(f"{job.mode}: {job.width}x{job.height} @ {job.fps:g} fps, seed {job.seed}, "

@@ -38,7 +38,7 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     init_from: Path | None = None  # a model folder to start from when there is no checkpoint
-    vae_lr: float = 1e-3
+    vae_lr: float = 5e-4
     dit_lr: float = 4e-4
     ema: float = 0.998
     checkpoint_minutes: float = 5.0
@@ -165,6 +165,10 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
             stage = "vae" if state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
             t0 = time.time()
             if stage == "vae":
+                # decay to a tenth over the autoencoder's time: a fixed budget ends on a low rate
+                progress = state["vae_seconds"] / (cfg.vae_minutes * 60)
+                for group in vae_opt.param_groups:
+                    group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
                 loss = vae_step(net, vae_opt, rng, spec, device)
             else:
                 if not state["stats"]:
@@ -174,8 +178,9 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                     log(f"latent mean {net.vae.latent_mean.tolist()} std {net.vae.latent_std.tolist()}")
                 net.vae.requires_grad_(False)
                 warm = min(1.0, (state["dit_steps"] + 1) / 200)
+                left = max(0.1, 1 - (now - start) / (cfg.minutes * 60))  # decay with this run's budget
                 for group in dit_opt.param_groups:
-                    group["lr"] = cfg.dit_lr * warm
+                    group["lr"] = cfg.dit_lr * warm * left
                 loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes)
                 _ema_update(ema, net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
             state[f"{stage}_steps"] += 1
