@@ -182,16 +182,12 @@ def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log
     thing = replace(thing_scene.things[0], motion="circles", layout=None)
     scene = replace(thing_scene, things=(thing,), size_said=(True,))
     frames = _frames(_job(caption(scene, rng), "16x9", seed, True, frames=round(seconds * 24)), engine)
-    kept = Counter()
-    windows = range(0, len(frames) - 47, 48)
-    for start in windows:
-        result = check(frames[start:start + 48], scene)
-        for attr in ("colour", "shape", "size"):
-            kept[attr] += bool(result.get(attr))
+    results = [check(frames[start:start + 48], scene) for start in range(0, len(frames) - 47, 48)]
+    n = max(1, len(results))
+    kept = {attr: sum(bool(r.get(attr)) for r in results) for attr in ("colour", "shape", "size")}
+    first_half = [bool(r.get("colour")) for r in results[: n // 2]]
+    second_half = [bool(r.get("colour")) for r in results[n // 2:]]
     log(f"long clip: {len(frames)} frames")
-    n = max(1, len(windows))
-    first_half = [check(frames[s:s + 48], scene).get("colour") for s in list(windows)[: n // 2]]
-    second_half = [check(frames[s:s + 48], scene).get("colour") for s in list(windows)[n // 2:]]
     return {"seconds": seconds, "windows_judged": n} | {f"{k}_kept": round(kept[k] / n, 3) for k in
                                                         ("colour", "shape", "size")} | {
         "colour_first_half": round(float(np.mean(first_half or [0])), 3),

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from sora_cli.dit import DiT
 from sora_cli.specs import ModelSpec
 from sora_cli.text_encoder import TextEncoder
-from sora_cli.tokenizer import WordTokenizer
+from sora_cli.tokenizer import WordTokenizer, batch_ids
 from sora_cli.vae import VideoAutoencoder
 
 
@@ -37,13 +37,6 @@ class LoadedModel:
 
     def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor, list[str]]:
         """-> context (B, L, D), mask (B, L), and the words the model does not know."""
-        encoded = [self.tokenizer.encode(p, self.spec.text.max_tokens) for p in prompts]
-        length = max(len(e.ids) for e in encoded)
-        ids = torch.zeros(len(prompts), length, dtype=torch.long)
-        mask = torch.zeros(len(prompts), length, dtype=torch.bool)
-        for row, e in enumerate(encoded):
-            ids[row, : len(e.ids)] = torch.tensor(e.ids)
-            mask[row, : len(e.ids)] = True
+        ids, mask, unknown = batch_ids(self.tokenizer, prompts, self.spec.text.max_tokens)
         ids, mask = ids.to(self.device), mask.to(self.device)
-        unknown = [w for e in encoded for w in e.unknown]
-        return self.net.text(ids, mask), mask, list(dict.fromkeys(unknown))
+        return self.net.text(ids, mask), mask, unknown

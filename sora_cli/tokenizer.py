@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 PAD, BOS = "<pad>", "<bos>"
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -47,3 +49,15 @@ class WordTokenizer:
             elif word not in unknown:
                 unknown.append(word)
         return Encoded(ids[:max_tokens], unknown)
+
+
+def batch_ids(tokenizer: WordTokenizer, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """-> padded ids (B, L), mask (B, L) and the unknown words of all texts (once each)."""
+    encoded = [tokenizer.encode(t, max_tokens) for t in texts]
+    length = max(len(e.ids) for e in encoded)
+    ids = torch.zeros(len(texts), length, dtype=torch.long)
+    mask = torch.zeros(len(texts), length, dtype=torch.bool)
+    for row, e in enumerate(encoded):
+        ids[row, : len(e.ids)] = torch.tensor(e.ids)
+        mask[row, : len(e.ids)] = True
+    return ids, mask, list(dict.fromkeys(w for e in encoded for w in e.unknown))

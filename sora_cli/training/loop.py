@@ -21,7 +21,7 @@ from torch import Tensor
 from sora_cli.model import VideoModel
 from sora_cli.sampler import shift_time
 from sora_cli.specs import ModelSpec
-from sora_cli.tokenizer import WordTokenizer
+from sora_cli.tokenizer import WordTokenizer, batch_ids
 from sora_cli.training import checkpoint
 from sora_cli.training.data import clip_batch, working_sizes
 from sora_cli.world.captions import vocabulary
@@ -42,16 +42,6 @@ class TrainConfig:
     dit_lr: float = 4e-4
     ema: float = 0.998
     checkpoint_minutes: float = 5.0
-
-
-def _tokenize(tok: WordTokenizer, captions: list[str], max_tokens: int, device) -> tuple[Tensor, Tensor]:
-    encoded = [tok.encode(c, max_tokens).ids for c in captions]
-    length = max(len(e) for e in encoded)
-    ids = torch.zeros(len(captions), length, dtype=torch.long)
-    mask = torch.zeros(len(captions), length, dtype=torch.bool)
-    for i, e in enumerate(encoded):
-        ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), True
-    return ids.to(device), mask.to(device)
 
 
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device) -> float:
@@ -117,7 +107,8 @@ def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: Wor
     noise = torch.randn_like(z)
     tf5 = t_frame[:, None, :, None, None]
     x_t = (1 - tf5) * z + tf5 * noise
-    ids, mask = _tokenize(tok, batch.captions, spec.text.max_tokens, device)
+    ids, mask, _ = batch_ids(tok, batch.captions, spec.text.max_tokens)
+    ids, mask = ids.to(device), mask.to(device)
     ctx = net.text(ids, mask)
     pred = net.dit(x_t, t_frame, ctx, mask)
     weight = (1 - strength)[:, None, :, None, None].expand_as(pred)
