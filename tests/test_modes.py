@@ -180,18 +180,27 @@ def test_loop_a_video_appends_a_bridge_back_to_its_start(cli):
     assert psnr(out[0], frames_of(cli.cwd / "in.mp4")[0]) > 30
 
 
-def test_v2v_keeps_length_size_and_moves_less_at_low_strength(cli):
+def test_v2v_keeps_length_size_and_moves_less_at_low_strength(cli, monkeypatch):
+    import sora_cli.engine as engine
+
     clip = moving_square(13)
     make_video(cli.cwd / "in.mp4", clip)
-    src = frames_of(cli.cwd / "in.mp4").astype(float)
-    diffs = []
-    for strength in ("0.2", "1.0"):
-        r = cli("v2v", "in.mp4", "a green square", "--strength", strength, "--seed", "1", "-o", f"v{strength}.mp4")
+    moved = {}
+    original = engine.sample
+
+    def spy(velocity, noise, init, strength, times, on_step=None):
+        out = original(velocity, noise, init, strength, times, on_step)
+        moved.setdefault(current, []).append((out - init).abs().mean().item())
+        return out
+
+    monkeypatch.setattr(engine, "sample", spy)
+    for current in ("0.2", "1.0"):
+        r = cli("v2v", "in.mp4", "a green square", "--strength", current, "--seed", "1", "-o", f"v{current}.mp4")
         assert r.exit_code == 0, r.output
-        out = frames_of(cli.cwd / f"v{strength}.mp4")
-        assert out.shape == clip.shape
-        diffs.append(np.abs(out.astype(float) - src).mean())
-    assert diffs[0] < diffs[1]
+        assert frames_of(cli.cwd / f"v{current}.mp4").shape == clip.shape
+    # Measured on the latents the sampler returns against the encoded source: a random
+    # decoder maps both to near-flat frames, so pixels cannot tell the two apart.
+    assert sum(moved["0.2"]) < sum(moved["1.0"])
 
 
 def test_installed_entry_point_generates(tiny, tmp_path):
