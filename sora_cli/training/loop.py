@@ -23,10 +23,12 @@ from sora_cli.sampler import shift_time
 from sora_cli.specs import ModelSpec
 from sora_cli.tokenizer import WordTokenizer, batch_ids
 from sora_cli.training import checkpoint
-from sora_cli.training.data import clip_batch, working_sizes
+from sora_cli.training.data import clip_batch, foreground, latent_grid, working_sizes
 from sora_cli.world.captions import vocabulary
 
 Log = Callable[[str], None]
+# How much more an object pixel (or latent cell) counts than background in the losses.
+OBJECT_WEIGHT_VAE, OBJECT_WEIGHT_DIT = 20.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device) 
     z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
     rec = net.vae.decoder(z)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
-    loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-4 * kl
+    weight = 1 + OBJECT_WEIGHT_VAE * foreground(x)
+    err = (rec - x).abs()
+    loss = ((err + err.pow(2)) * weight).sum() / (weight.sum() * 3) + 1e-4 * kl
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.vae.parameters(), 1.0)
@@ -111,7 +115,8 @@ def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: Wor
     ids, mask = ids.to(device), mask.to(device)
     ctx = net.text(ids, mask)
     pred = net.dit(x_t, t_frame, ctx, mask)
-    weight = (1 - strength)[:, None, :, None, None].expand_as(pred)
+    objects = latent_grid(foreground(video), tf, spec.vae.spatial_factor)
+    weight = ((1 - strength)[:, None, :, None, None] * (1 + OBJECT_WEIGHT_DIT * objects)).expand_as(pred)
     loss = ((pred - (noise - z)) ** 2 * weight).sum() / weight.sum().clamp_min(1)
     opt.zero_grad(set_to_none=True)
     loss.backward()
