@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sora_cli.dit import DiT
@@ -26,11 +27,12 @@ class VideoModel(nn.Module):
 @dataclass
 class LoadedModel:
     spec: ModelSpec
-    tokenizer: WordTokenizer
-    net: VideoModel
+    tokenizer: WordTokenizer  # or anything with its encode(text, max_tokens) -> Encoded
+    net: nn.Module  # .text, .vae and .dit with VideoModel's interfaces
     source: Path
     device: torch.device
     dtype: torch.dtype
+    text_device: torch.device | None = None  # where the text encoder runs (offloaded to the CPU, say)
 
     def unknown_words(self, prompt: str) -> list[str]:
         return self.tokenizer.encode(prompt, self.spec.text.max_tokens).unknown
@@ -38,5 +40,8 @@ class LoadedModel:
     def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor, list[str]]:
         """-> context (B, L, D), mask (B, L), and the words the model does not know."""
         ids, mask, unknown = batch_ids(self.tokenizer, prompts, self.spec.text.max_tokens)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        return self.net.text(ids, mask), mask, unknown
+        text_device = self.text_device or self.device
+        ctx = self.net.text(ids.to(text_device), mask.to(text_device)).to(self.device, self.dtype)
+        # A text encoder may pad its output (Wan's to 512 positions): the mask follows.
+        mask = F.pad(mask, (0, ctx.shape[1] - mask.shape[1]), value=False).to(self.device)
+        return ctx, mask, unknown

@@ -71,6 +71,8 @@ class ModelSpec:
     negative: str = ""
     hf_repo: str | None = None
     revision: str | None = None
+    # What `sora pull` fetches from hf_repo (glob patterns): only the files the engine reads.
+    files: tuple[str, ...] = ()
 
     @property
     def size_multiple(self) -> int:
@@ -91,7 +93,37 @@ SORA_MINI = ModelSpec(
     preview_steps=10,
 )
 
-SPECS: dict[str, ModelSpec] = {"sora-mini": SORA_MINI}
+# Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away
+# from the artefacts the model knows, and CFG needs it to look its best.
+WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+                "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+                "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
+
+# Wan2.1-T2V-1.3B (Apache-2.0) from its Diffusers-format repository. The networks' sizes come
+# from the repository's config.json files; this records what the engine needs around them:
+# 8x8x4 compression to 16 channels, 81-frame windows (5 s at 16 fps), 832x480 native
+# area, and the sampler settings of its model card (50 steps, guidance 5, flow shift 3).
+WAN_T2V_1_3B = ModelSpec(
+    name="wan2.1-t2v-1.3b",
+    vae=VAESpec(latent_channels=16, base_channels=96, channel_mults=(1, 2, 4, 4), temporal_down=(False, True, True)),
+    dit=DiTSpec(dim=1536, depth=30, heads=12, patch=(1, 2, 2)),
+    text=TextSpec(vocab_size=256384, dim=4096, depth=24, heads=64, max_tokens=512),
+    fps=16,
+    window_frames=81,
+    context_frames=9,
+    max_area=832 * 480,
+    steps=50,
+    preview_steps=20,
+    guidance=5.0,
+    shift=3.0,
+    negative=WAN_NEGATIVE,
+    hf_repo="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+    revision="0fad780a534b6463e45facd96134c9f345acfa5b",
+    files=("model_index.json", "scheduler/scheduler_config.json", "tokenizer/tokenizer.json", "*/config.json",
+           "transformer/*.safetensors*", "vae/*.safetensors", "text_encoder/*.safetensors*"),
+)
+
+SPECS: dict[str, ModelSpec] = {"sora-mini": SORA_MINI, WAN_T2V_1_3B.name: WAN_T2V_1_3B}
 
 
 def spec_to_json(spec: ModelSpec) -> str:

@@ -108,6 +108,10 @@ def read_spec(folder: Path) -> ModelSpec:
 
 def load_model(name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
     folder = find_model(name)
+    from sora_cli.wan.loader import is_diffusers_folder, load_wan
+
+    if is_diffusers_folder(folder):
+        return load_wan(folder, name, device, dtype)
     verify_checksums(folder)
     spec = read_spec(folder)
     if name in SPECS and SPECS[name] != spec:

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             from huggingface_hub import snapshot_download
 
             try:
-                path = snapshot_download(spec.hf_repo, revision=spec.revision)
+                path = snapshot_download(spec.hf_repo, revision=spec.revision, allow_patterns=list(spec.files) or None)
             except Exception as exc:  # noqa: BLE001 - hub errors are many; each becomes one line
                 raise GenerationFailed(f"cannot download {spec.hf_repo} (offline?): "
                                        f"{str(exc).splitlines()[0][:200]}") from None
