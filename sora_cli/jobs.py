@@ -20,7 +20,7 @@ from torch import Tensor
 
 from sora_cli.engine import Engine, Settings, round_down_frames
 from sora_cli.frames import cover_resize, resample_indices, retime
-from sora_cli.presets import preview_size, working_size
+from sora_cli.presets import model_size, preview_size
 from sora_cli.specs import ModelSpec
 from sora_cli.video_io import Video
 
@@ -59,7 +59,7 @@ class Segment:
 
 
 def settings_for(job: Job, spec: ModelSpec) -> Settings:
-    full_w, full_h = working_size(job.width, job.height, spec.max_area, spec.size_multiple)
+    full_w, full_h, _ = model_size(job.width, job.height, spec.max_area, spec.size_multiple, spec.native_sizes)
     w, h = (full_w // 2, full_h // 2) if job.preview else (full_w, full_h)
     steps = job.steps or (spec.preview_steps if job.preview else spec.steps)
     return Settings(

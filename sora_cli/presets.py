@@ -66,6 +66,20 @@ def working_size(width: int, height: int, max_area: int, multiple: int) -> tuple
     return max(multiple, round(w / multiple) * multiple), max(multiple, round(h / multiple) * multiple)
 
 
+def model_size(width: int, height: int, max_area: int, multiple: int,
+               native: tuple[tuple[int, int], ...] = ()) -> tuple[int, int, bool]:
+    """The working size for an output and whether the model was trained at it.
+
+    A native size within 5% of the output's aspect is used as it is (16:9 -> 832x480 for
+    Wan: a sliver is cropped); otherwise the largest size of the output's aspect.
+    """
+    for nw, nh in native:
+        if abs(math.log((width / height) / (nw / nh))) < 0.05:
+            return nw, nh, True
+    w, h = working_size(width, height, max_area, multiple)
+    return w, h, not native
+
+
 def preview_size(width: int, height: int) -> tuple[int, int]:
     """Previews are written at a quarter of each side (even), e.g. 480x270 for 1920x1080."""
     return max(2, round(width / 4 / 2) * 2), max(2, round(height / 4 / 2) * 2)

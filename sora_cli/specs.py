@@ -71,6 +71,9 @@ class ModelSpec:
     negative: str = ""
     hf_repo: str | None = None
     revision: str | None = None
+    # Working sizes the model was trained at; an output of about their aspect works at one of
+    # them exactly, any other warns. Empty: trained at every aspect (sora-mini).
+    native_sizes: tuple[tuple[int, int], ...] = ()
     # What `sora pull` fetches from hf_repo (glob patterns): only the files the engine reads.
     files: tuple[str, ...] = ()
 
@@ -112,6 +115,7 @@ WAN_T2V_1_3B = ModelSpec(
     window_frames=81,
     context_frames=9,
     max_area=832 * 480,
+    native_sizes=((832, 480), (480, 832)),
     steps=50,
     preview_steps=20,
     guidance=5.0,

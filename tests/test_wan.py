@@ -78,6 +78,9 @@ def _write_pipeline_files(folder: Path) -> None:
     (folder / "scheduler").mkdir()
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps({"flow_shift": 3.0}))
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "WanPipeline"}))
+    # The engine's settings for a folder: small enough for a 2-core CI.
+    (folder / "sora_spec.json").write_text(json.dumps({"max_area": 128 * 64, "native_sizes": [[112, 64], [64, 112]],
+                                                       "window_frames": 17, "context_frames": 5}))
 
 
 def test_transformer_matches_diffusers_key_for_key(reference):
@@ -127,11 +130,11 @@ def frames_of(path: Path):
 
 def test_folder_loads_strictly_and_generates_through_the_cli(reference, cli):
     folder = reference[0]
-    r = cli("generate", "a red ball moves left", "--model", folder, "--width", "256", "--height", "144",
+    r = cli("generate", "a red ball moves left", "--model", folder, "--width", "256", "--height", "128",
             "--frames", "9", "--steps", "2", "--seed", "3", "--json", "-o", "w.mp4", model=False)
     assert r.exit_code == 0, r.output
     out = frames_of(cli.cwd / "w.mp4")
-    assert out.shape == (9, 144, 256, 3)
+    assert out.shape == (9, 128, 256, 3)
     r = cli("extend", "w.mp4", "the ball moves right", "--model", folder, "--frames", "8", "--steps", "2",
             "-o", "e.mp4", model=False)
     assert r.exit_code == 0, r.output
@@ -152,3 +155,32 @@ def test_missing_or_pickle_weights_are_refused(reference, cli, tmp_path):
     assert r.exit_code == 3
     assert "pickle" in r.output and "Traceback" not in r.output
     assert not (cli.cwd / "x.mp4").exists()
+
+
+def test_non_native_size_warns_and_native_does_not(reference, cli):
+    folder = reference[0]
+    common = ("--model", folder, "--frames", "2", "--steps", "1", "--seed", "1")
+    r = cli("generate", "a red ball", "--width", "960", "--height", "960", *common, "-o", "sq.mp4", model=False)
+    assert r.exit_code == 0, r.output
+    assert "trained at 112x64 and 64x112; at 96x96 quality may drop" in r.output
+    r = cli("generate", "a red ball", "--preset", "9x16", *common, "-o", "tall.mp4", model=False)
+    assert r.exit_code == 0, r.output
+    assert "quality may drop" not in r.output
+
+
+def test_wan_spec_pulls_only_what_the_engine_reads():
+    import fnmatch
+
+    from sora_cli.specs import SPECS
+
+    spec = SPECS["wan2.1-t2v-1.3b"]
+    assert spec.hf_repo == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers" and len(spec.revision) == 40
+    wanted = ["model_index.json", "transformer/config.json", "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+              "transformer/diffusion_pytorch_model.safetensors.index.json", "vae/diffusion_pytorch_model.safetensors",
+              "text_encoder/model-00001-of-00005.safetensors", "tokenizer/tokenizer.json",
+              "scheduler/scheduler_config.json"]
+    unwanted = ["transformer/diffusion_pytorch_model.bin", "text_encoder/pytorch_model.bin", "README.md",
+                "assets/demo.mp4", "tokenizer/spiece.model"]
+    matches = lambda f: any(fnmatch.fnmatch(f, p) for p in spec.files)  # noqa: E731
+    assert all(matches(f) for f in wanted)
+    assert not any(matches(f) for f in unwanted)

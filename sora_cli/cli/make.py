@@ -12,6 +12,7 @@ from sora_cli.cli import options as o
 from sora_cli.cli.console import Reporter, errors_as_exit_codes, read_prompt
 from sora_cli.clip import make_clip
 from sora_cli.engine import Engine
+from sora_cli.presets import model_size
 from sora_cli.requests import Request, build_job
 from sora_cli.runtime import resolve_device, resolve_dtype
 from sora_cli.weights import load_model
@@ -27,6 +28,11 @@ def run(req: Request, device: str, dtype: str, as_json: bool, quiet: bool) -> No
         unknown = model.unknown_words(job.prompt)
         if unknown:
             report.warn(f"{model.spec.name} does not know these words and ignores them: {', '.join(unknown)}")
+        spec = model.spec
+        w, h, native = model_size(job.width, job.height, spec.max_area, spec.size_multiple, spec.native_sizes)
+        if not native:
+            sizes = " and ".join(f"{a}x{b}" for a, b in spec.native_sizes)
+            report.warn(f"{spec.name} was trained at {sizes}; at {w}x{h} quality may drop")
         report.log(f"{job.mode}: {job.width}x{job.height} @ {job.fps:g} fps, seed {job.seed}, "
                    f"model {model.spec.name} on {dev}")
         with report.progress() as progress:

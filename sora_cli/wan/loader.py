@@ -18,12 +18,15 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from sora_cli.errors import BadInput
-from sora_cli.specs import SPECS, WAN_T2V_1_3B, ModelSpec
+from sora_cli.specs import SPECS, WAN_T2V_1_3B, ModelSpec, spec_from_json, spec_to_json
 from sora_cli.wan.configs import UMT5Config, WanDiTConfig, WanVAEConfig, read_config
 from sora_cli.wan.model import WanNetworks
 from sora_cli.wan.text import SentencePieceTokenizer
 
 INDEX = "model_index.json"
+# Optional, ours: engine settings (max_area, native_sizes, window_frames, ...) for a folder
+# that is not the pinned repository, such as a fine-tune or a test model.
+SPEC_OVERRIDES = "sora_spec.json"
 # (component folder, weights file stem); a stem may be sharded as <stem>.safetensors.index.json.
 COMPONENTS = {"transformer": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "text_encoder": "model"}
 # One tensor, two names: umT5's token embedding is tied to the encoder's input embedding.
@@ -69,10 +72,17 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], where: Path) 
 
 
 def folder_spec(folder: Path, name: str, vae: WanVAEConfig) -> ModelSpec:
-    """The pinned spec for a known name, else Wan2.1's settings around the folder's own VAE;
-    the flow shift from the scheduler's config."""
+    """The pinned spec for a known name, else Wan2.1's settings around the folder's own VAE
+    (with the folder's sora_spec.json on top); the flow shift from the scheduler's config."""
     base = SPECS.get(name) or replace(WAN_T2V_1_3B, name=folder.name, hf_repo=None, revision=None, files=(),
                                       vae=replace(WAN_T2V_1_3B.vae, latent_channels=vae.z_dim))
+    overrides = folder / SPEC_OVERRIDES
+    if overrides.is_file():
+        try:
+            data = json.loads(spec_to_json(base)) | json.loads(overrides.read_text())
+            base = spec_from_json(json.dumps(data))
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"{overrides}: {exc}") from None
     scheduler = folder / "scheduler" / "scheduler_config.json"
     if scheduler.is_file():
         shift = json.loads(scheduler.read_text()).get("flow_shift")
