@@ -166,6 +166,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                 for group in vae_opt.param_groups:
                     group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
                 loss = vae_step(net, vae_opt, rng, spec, device)
+                state["stats"] = False  # the latents moved: measure their statistics again
             else:
                 if not state["stats"]:
                     measure_latent_stats(net, spec, rng, device)
