@@ -226,4 +226,4 @@ def test_mp4_is_h264_yuv420p_with_faststart(cli):
 
 def test_pull_refuses_unknown_models_in_one_line(cli):
     r = cli("pull", "nope")
-    assert r.exit_code == 3 and r.stderr.strip().splitlines() == ["error: unknown model 'nope' (known: sora-mini)"]
+    assert r.exit_code == 3 and r.stderr.strip().splitlines() == ["error: unknown model 'nope' (known: sora-mini, wan2.1-t2v-1.3b)"]
