@@ -184,3 +184,21 @@ def test_wan_spec_pulls_only_what_the_engine_reads():
     matches = lambda f: any(fnmatch.fnmatch(f, p) for p in spec.files)  # noqa: E731
     assert all(matches(f) for f in wanted)
     assert not any(matches(f) for f in unwanted)
+
+
+@pytest.mark.parametrize("mode,args,frames", [
+    ("animate", ("still.png", "the ball moves left", "--frames", "9", "--width", "112", "--height", "64"), 9),
+    ("loop", ("the ball moves left", "--frames", "9", "--width", "112", "--height", "64"), 9),
+    ("v2v", ("clip.mp4", "a blue ball", "--strength", "0.5"), 9),
+    ("extend", ("clip.mp4", "the ball moves up", "--backward", "--frames", "5"), 14),
+])
+def test_every_mode_runs_on_the_text_to_video_model(reference, cli, mode, args, frames):
+    from conftest import make_video
+
+    rng = np.random.default_rng(0)
+    make_video(cli.cwd / "still.png", rng.integers(0, 255, (1, 64, 112, 3), dtype=np.uint8))
+    make_video(cli.cwd / "clip.mp4", rng.integers(0, 255, (9, 64, 112, 3), dtype=np.uint8), fps=16)
+    r = cli(mode, *args, "--model", reference[0], "--steps", "2", "--seed", "4", "-o", "out.mp4", model=False)
+    assert r.exit_code == 0, r.output
+    out = frames_of(cli.cwd / "out.mp4")
+    assert out.shape[0] == frames and out.shape[1:] == (64, 112, 3)

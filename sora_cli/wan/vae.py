@@ -250,7 +250,8 @@ class WanVAE(nn.Module):
         """(B, 3, T, H, W) in [-1, 1] -> raw mean and log-variance, encoded 1, 4, 4, ... frames at a time."""
         self.latent_frames(video.shape[2])
         cache: Cache = {}
-        chunks = [video[:, :, :1]] + list(video[:, :, 1:].split(self.temporal_factor, dim=2))
+        rest = video[:, :, 1:]
+        chunks = [video[:, :, :1]] + (list(rest.split(self.temporal_factor, dim=2)) if rest.shape[2] else [])
         moments = self.quant_conv(torch.cat([self.encoder(c, cache) for c in chunks], dim=2))
         mean, logvar = moments.chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
