@@ -148,3 +148,18 @@ def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
     assert checkpoint.load(tmp_path, fresh, VideoModel(spec), opts) == {"dit_steps": 1}
     assert torch.equal(fresh.dit.proj_out.weight, net.dit.proj_out.weight)
     assert len(opts["dit"].state) == len(dit_opt.state)
+
+
+def test_eval_reports_every_figure_on_a_tiny_model(cli):
+    import json
+
+    r = cli("eval", "--model", cli.model, "--prompts", "2", "--modes", "1", "--long-seconds", "2", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    for name in ("preview", "full"):
+        for row in (name, f"{name}_checker_on_ground_truth", f"{name}_checker_on_vae_round_trip"):
+            assert 0.0 <= report[row]["adherence"] <= 1.0
+        # the checker sees the world it was written for
+        assert report[f"{name}_checker_on_ground_truth"]["adherence"] > 0.6
+    assert set(report) >= {"animate", "extend", "loop", "v2v", "long"}
+    assert report["long"]["windows_judged"] >= 1
