@@ -163,3 +163,20 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
         assert report[f"{name}_checker_on_ground_truth"]["adherence"] > 0.6
     assert set(report) >= {"animate", "extend", "loop", "v2v", "long"}
     assert report["long"]["windows_judged"] >= 1
+
+
+def test_foreground_mask_finds_the_objects_and_pools_onto_latents():
+    from dataclasses import replace
+
+    from sora_cli.training.data import foreground, latent_grid, to_model
+
+    scene = random_scene(random.Random(3), two_objects=0.0, bw=0.0)
+    scene = replace(scene, things=(replace(scene.things[0], size="large", motion="still"),))
+    frames = render(scene, 144, 80, 9)
+    mask = foreground(to_model(frames)[None])[0, 0]  # (T, H, W)
+    bg = np.array(BACKGROUNDS[scene.background], dtype=float)
+    off = np.abs(frames.numpy().astype(float) - bg).max(-1) > 10
+    assert mask.numpy()[off].mean() == 1.0  # every object pixel is weighted up
+    assert 0.01 < mask.float().mean() < 0.3  # and the background is not
+    grid = latent_grid(mask[None, None], 4, 8)
+    assert grid.shape == (1, 1, 3, 10, 18) and 0 < grid.mean() < 0.5

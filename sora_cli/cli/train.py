@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
                                                                      "checkpoint (default: the shipped weights).")] = None,
               from_scratch: Annotated[bool, typer.Option(help="Ignore the shipped weights; start from random.")] = False,
               seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+              batch_scale: Annotated[int, typer.Option(min=1, help="Batches this many times the CPU-sized "
+                                                                   "ones (a GPU wants 16 or more).")] = 1,
               export: Annotated[Optional[Path], typer.Option(help="Only write the checkpoint's EMA weights as a "
                                                                   "model folder here (fp16).")] = None) -> None:
         """Train sora-mini on the world it renders itself.
@@ -55,7 +57,7 @@ def register(app: typer.Typer) -> None:
                     init_from = find_model("sora-mini")
                 except BadInput:
                     init_from = None  # nothing shipped yet: from scratch
-            cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from)
+            cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from, batch_scale=batch_scale)
             run(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
             typer.echo(str(out / "checkpoint.safetensors"))
 

@@ -44,13 +44,15 @@ class TrainConfig:
     dit_lr: float = 4e-4
     ema: float = 0.998
     checkpoint_minutes: float = 5.0
+    # Clips a step = this x the CPU-sized batches (3 full-size clips, 12 images, ...): a GPU wants 16 or more.
+    batch_scale: int = 1
 
 
-def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device) -> float:
+def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
     """One autoencoder step on random sizes and lengths (it is fully convolutional)."""
     w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
     frames = rng.choice([1, 5, 9, 9])
-    batch = clip_batch(rng, spec, 12 if frames == 1 else 3, frames, (w, h), drop_text=1.0, max_offset=2.0)
+    batch = clip_batch(rng, spec, scale * (12 if frames == 1 else 3), frames, (w, h), drop_text=1.0, max_offset=2.0)
     x = batch.video.to(device)
     mean, logvar = net.vae.encode_moments(x)
     z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
@@ -81,13 +83,13 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
 
 
 def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
-             sizes: list[tuple[int, int]]) -> float:
+             sizes: list[tuple[int, int]], scale: int = 1) -> float:
     """One flow-matching step with random conditioning; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
     preview = size[0] * size[1] < spec.max_area / 2
     frames = 1 if image else spec.window_frames
-    count = (24 if preview else 12) if image else (6 if preview else 3)
+    count = scale * ((24 if preview else 12) if image else (6 if preview else 3))
     batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0)
     tf = spec.vae.temporal_factor
     with torch.no_grad():
@@ -165,7 +167,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                 progress = state["vae_seconds"] / (cfg.vae_minutes * 60)
                 for group in vae_opt.param_groups:
                     group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
-                loss = vae_step(net, vae_opt, rng, spec, device)
+                loss = vae_step(net, vae_opt, rng, spec, device, cfg.batch_scale)
                 state["stats"] = False  # the latents moved: measure their statistics again
             else:
                 if not state["stats"]:
@@ -178,7 +180,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                 left = max(0.1, 1 - (now - start) / (cfg.minutes * 60))  # decay with this run's budget
                 for group in dit_opt.param_groups:
                     group["lr"] = cfg.dit_lr * warm * left
-                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes)
+                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes, cfg.batch_scale)
                 _ema_update(ema, net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
             state[f"{stage}_steps"] += 1
             state[f"{stage}_seconds"] += time.time() - t0
