@@ -51,7 +51,3 @@ class WanTextEncoder(nn.Module):
         hidden = self.umt5(ids, mask.long()) * mask[..., None].to(self.umt5.shared.weight.dtype)
         return F.pad(hidden, (0, 0, 0, self.length - hidden.shape[1]))
 
-
-def fill_mask(mask: Tensor, length: int) -> Tensor:
-    return F.pad(mask, (0, length - mask.shape[1]), value=False)
-

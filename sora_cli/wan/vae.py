@@ -218,11 +218,11 @@ class Decoder(nn.Module):
 class WanVAE(nn.Module):
     """The engine's autoencoder interface over the Wan VAE: normalised latents in and out."""
 
-    temporal_factor, spatial_factor = 4, 8
-
     def __init__(self, cfg: WanVAEConfig):
         super().__init__()
         self.cfg = cfg
+        self.temporal_factor = 2 ** sum(cfg.temperal_downsample)
+        self.spatial_factor = 2 ** (len(cfg.dim_mult) - 1)
         self.encoder = Encoder(cfg)
         self.quant_conv = CausalConv3d(2 * cfg.z_dim, 2 * cfg.z_dim, 1)
         self.post_quant_conv = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
