@@ -92,3 +92,23 @@ def test_missing_or_unexpected_keys_are_refused(tiny, tmp_path):
     write_checksums(folder)
     with pytest.raises(BadInput, match="do not match"):
         load_model(str(folder), torch.device("cpu"), torch.float32)
+
+
+def test_shipped_sora_mini_verifies_loads_and_makes_a_preview(tmp_path):
+    """The embedded model: its sha256 sums, its spec (the code's), a real clip from it."""
+    from conftest import run_sora
+
+    from sora_cli.specs import SPECS
+    from sora_cli.weights import PROJECT_WEIGHTS
+
+    loaded = load_model("sora-mini", torch.device("cpu"), torch.float32)
+    assert loaded.source == PROJECT_WEIGHTS / "sora-mini" and loaded.spec == SPECS["sora-mini"]
+    r = run_sora("generate", "a red ball moves right on a sky background", "--preview", "--duration", "1",
+                 "--seed", "1", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    from sora_cli.video_io import read_video
+
+    clip = read_video(tmp_path / json.loads(r.stdout)["output"]).frames.numpy()
+    assert clip.shape[0] == 24 and clip.std() > 1.0  # frames with content, not a constant
