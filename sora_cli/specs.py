@@ -88,7 +88,7 @@ class ModelSpec:
 # layers (they dominate its cost), and a 5M-parameter DiT.
 SORA_MINI = ModelSpec(
     name="sora-mini",
-    vae=VAESpec(latent_channels=8, base_channels=8, channel_mults=(1, 2, 4, 8)),
+    vae=VAESpec(latent_channels=16, base_channels=8, channel_mults=(1, 2, 4, 8)),
     dit=DiTSpec(dim=192, depth=6, heads=3),
     text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
     max_area=144 * 80,
