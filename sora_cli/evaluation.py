@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from sora_cli.engine import Engine
+from sora_cli.frames import to_model, to_uint8
 from sora_cli.jobs import Job, render, settings_for
 from sora_cli.model import LoadedModel
 from sora_cli.video_io import Video
@@ -93,9 +94,9 @@ def _job(prompt: str, preset: str, seed: int, preview: bool, frames: int = 48, *
 @torch.no_grad()
 def round_trip(model: LoadedModel, frames: torch.Tensor) -> np.ndarray:
     """uint8 (T, H, W, 3) -> the same frames encoded and decoded by the model's autoencoder."""
-    video = (frames.permute(3, 0, 1, 2).float() / 127.5 - 1)[None].to(model.device, model.dtype)
-    decoded = model.net.vae.decode(model.net.vae.encode(video))[0]
-    return ((decoded.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+    video = to_model(frames).permute(1, 0, 2, 3)[None].to(model.device, model.dtype)
+    decoded = model.net.vae.decode(model.net.vae.encode(video))[0].permute(1, 0, 2, 3)
+    return to_uint8(decoded.cpu()).numpy()
 
 
 def flicker(frames: np.ndarray) -> float:

@@ -58,8 +58,13 @@ class Segment:
     count: int  # frames it fills in the output (time-resampled when it differs)
 
 
+def full_working_size(job: Job, spec: ModelSpec) -> tuple[int, int, bool]:
+    """The size the model renders this job at (before a preview halves it), and whether it is native."""
+    return model_size(job.width, job.height, spec.max_area, spec.size_multiple, spec.native_sizes)
+
+
 def settings_for(job: Job, spec: ModelSpec) -> Settings:
-    full_w, full_h, _ = model_size(job.width, job.height, spec.max_area, spec.size_multiple, spec.native_sizes)
+    full_w, full_h, _ = full_working_size(job, spec)
     w, h = (full_w // 2, full_h // 2) if job.preview else (full_w, full_h)
     steps = job.steps or (spec.preview_steps if job.preview else spec.steps)
     return Settings(

@@ -147,33 +147,24 @@ class Decoder(nn.Module):
         return self.conv_out(F.silu(x), cache)
 
 
-class VideoAutoencoder(nn.Module):
-    def __init__(self, spec: VAESpec):
-        super().__init__()
-        self.spec = spec
-        self.encoder = Encoder(spec)
-        self.decoder = Decoder(spec)
-        # Per-channel statistics of the latents, measured after training, so the DiT sees unit scale.
-        self.register_buffer("latent_mean", torch.zeros(spec.latent_channels))
-        self.register_buffer("latent_std", torch.ones(spec.latent_channels))
+class NormalisedLatents(nn.Module):
+    """What the engine sees of any video autoencoder: frame counts, and latents scaled by
+    per-channel statistics so the DiT sees unit scale. A subclass sets `temporal_factor`,
+    registers `latent_mean`/`latent_std` and provides encode_moments and decode_raw."""
 
-    def _stats(self, like: Tensor) -> tuple[Tensor, Tensor]:
-        return (self.latent_mean.view(1, -1, 1, 1, 1).to(like), self.latent_std.view(1, -1, 1, 1, 1).to(like))
+    temporal_factor: int
 
     def latent_frames(self, frames: int) -> int:
-        tf = self.spec.temporal_factor
+        tf = self.temporal_factor
         if frames < 1 or (frames - 1) % tf:
             raise ValueError(f"frame count must be 1 + {tf}k, got {frames}")
         return 1 + (frames - 1) // tf
 
     def pixel_frames(self, latent_frames: int) -> int:
-        return 1 + (latent_frames - 1) * self.spec.temporal_factor
+        return 1 + (latent_frames - 1) * self.temporal_factor
 
-    def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, 3, T, H, W) in [-1, 1] -> raw mean and log-variance."""
-        self.latent_frames(video.shape[2])
-        mean, logvar = self.encoder(video).chunk(2, dim=1)
-        return mean, logvar.clamp(-30.0, 20.0)
+    def _stats(self, like: Tensor) -> tuple[Tensor, Tensor]:
+        return (self.latent_mean.view(1, -1, 1, 1, 1).to(like), self.latent_std.view(1, -1, 1, 1, 1).to(like))
 
     def encode(self, video: Tensor) -> Tensor:
         """Deterministic, normalised latents for the DiT: (B, z, t, h, w)."""
@@ -182,13 +173,34 @@ class VideoAutoencoder(nn.Module):
         return (mean - shift) / scale
 
     def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
-        """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time.
+        """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time."""
+        shift, scale = self._stats(latents)
+        return self.decode_raw(latents * scale + shift, chunk)
+
+
+class VideoAutoencoder(NormalisedLatents):
+    def __init__(self, spec: VAESpec):
+        super().__init__()
+        self.spec = spec
+        self.temporal_factor = spec.temporal_factor
+        self.encoder = Encoder(spec)
+        self.decoder = Decoder(spec)
+        # Per-channel statistics of the latents, measured after training, so the DiT sees unit scale.
+        self.register_buffer("latent_mean", torch.zeros(spec.latent_channels))
+        self.register_buffer("latent_std", torch.ones(spec.latent_channels))
+
+    def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 3, T, H, W) in [-1, 1] -> raw mean and log-variance."""
+        self.latent_frames(video.shape[2])
+        mean, logvar = self.encoder(video).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+        """Raw latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time.
 
         By default a chunk is as many latent frames as keep the widest full-resolution
         activation near 64M values: all at once for small models, a few for big ones.
         """
-        shift, scale = self._stats(latents)
-        z = latents * scale + shift
         if chunk is None:
             f = self.spec.spatial_factor
             per_frame = self.spec.temporal_factor * z.shape[3] * f * z.shape[4] * f * self.spec.base_channels * 4

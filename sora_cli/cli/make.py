@@ -12,7 +12,7 @@ from sora_cli.cli import options as o
 from sora_cli.cli.console import Reporter, errors_as_exit_codes, read_prompt
 from sora_cli.clip import make_clip
 from sora_cli.engine import Engine
-from sora_cli.presets import model_size
+from sora_cli.jobs import full_working_size
 from sora_cli.requests import Request, build_job
 from sora_cli.runtime import resolve_device, resolve_dtype
 from sora_cli.weights import load_model
@@ -29,7 +29,7 @@ def run(req: Request, device: str, dtype: str, as_json: bool, quiet: bool) -> No
         if unknown:
             report.warn(f"{model.spec.name} does not know these words and ignores them: {', '.join(unknown)}")
         spec = model.spec
-        w, h, native = model_size(job.width, job.height, spec.max_area, spec.size_multiple, spec.native_sizes)
+        w, h, native = full_working_size(job, spec)
         if not native:
             sizes = " and ".join(f"{a}x{b}" for a, b in spec.native_sizes)
             report.warn(f"{spec.name} was trained at {sizes}; at {w}x{h} quality may drop")

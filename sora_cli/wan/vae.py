@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from sora_cli.vae import NormalisedLatents
 from sora_cli.wan.configs import WanVAEConfig
 
 Cache = dict[nn.Module, Tensor]
@@ -215,7 +216,7 @@ class Decoder(nn.Module):
         return self.conv_out(F.silu(self.norm_out(x)), cache)
 
 
-class WanVAE(nn.Module):
+class WanVAE(NormalisedLatents):
     """The engine's autoencoder interface over the Wan VAE: normalised latents in and out."""
 
     def __init__(self, cfg: WanVAEConfig):
@@ -231,21 +232,6 @@ class WanVAE(nn.Module):
         self.register_buffer("latent_mean", torch.tensor(cfg.latents_mean), persistent=False)
         self.register_buffer("latent_std", torch.tensor(cfg.latents_std), persistent=False)
 
-    @property
-    def latent_channels(self) -> int:
-        return self.cfg.z_dim
-
-    def latent_frames(self, frames: int) -> int:
-        if frames < 1 or (frames - 1) % self.temporal_factor:
-            raise ValueError(f"frame count must be 1 + {self.temporal_factor}k, got {frames}")
-        return 1 + (frames - 1) // self.temporal_factor
-
-    def pixel_frames(self, latent_frames: int) -> int:
-        return 1 + (latent_frames - 1) * self.temporal_factor
-
-    def _stats(self, like: Tensor) -> tuple[Tensor, Tensor]:
-        return (self.latent_mean.view(1, -1, 1, 1, 1).to(like), self.latent_std.view(1, -1, 1, 1, 1).to(like))
-
     def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, T, H, W) in [-1, 1] -> raw mean and log-variance, encoded 1, 4, 4, ... frames at a time."""
         self.latent_frames(video.shape[2])
@@ -256,18 +242,10 @@ class WanVAE(nn.Module):
         mean, logvar = moments.chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
-    def encode(self, video: Tensor) -> Tensor:
-        mean, _ = self.encode_moments(video)
-        shift, scale = self._stats(mean)
-        return (mean - shift) / scale
-
-    def decode_raw(self, z: Tensor, chunk: int = 1) -> Tensor:
-        """Raw latents -> (B, 3, T, H, W) in [-1, 1], streamed `chunk` latent frames at a time."""
+    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+        """Raw latents -> (B, 3, T, H, W) in [-1, 1], streamed `chunk` (default 1) latent frames at a time."""
+        chunk = chunk or 1
         x = self.post_quant_conv(z)
         cache: Cache = {}
         parts = [self.decoder(x[:, :, i:i + chunk], cache) for i in range(0, x.shape[2], chunk)]
         return torch.cat(parts, dim=2).clamp(-1.0, 1.0)
-
-    def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
-        shift, scale = self._stats(latents)
-        return self.decode_raw(latents * scale + shift, chunk or 1)
