@@ -67,7 +67,8 @@ def make_clip(job: Job, model: LoadedModel, engine: Engine, extra: dict | None =
     meta = metadata(job, model, unknown, extra)
     meta["frames"] = total_frames(segments)
     frames, frame_w, frame_h = output_frames(segments, width, height)
-    write_video(job.output, frames, (frame_w, frame_h), (width, height), job.fps, meta, job.overwrite)
+    write_video(job.output, frames, (frame_w, frame_h), (width, height), job.fps, meta, job.overwrite,
+                draft=job.preview)
     result = {
         "output": str(job.output), "sidecar": str(Path(job.output).with_suffix(".json")),
         "mode": job.mode, "seed": job.seed, "model": model.spec.name, "width": width, "height": height,

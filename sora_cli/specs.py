@@ -93,7 +93,7 @@ SORA_MINI = ModelSpec(
     text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
     max_area=144 * 80,
     steps=30,
-    preview_steps=10,
+    preview_steps=8,
 )
 
 # Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away

@@ -75,13 +75,16 @@ def check_output(path: Path, overwrite: bool) -> None:
         raise BadInput(f"output folder does not exist: {path.parent}")
 
 
-def _codec_args(suffix: str, metadata: str) -> list[str]:
+def _codec_args(suffix: str, metadata: str, draft: bool = False) -> list[str]:
+    # A draft (a preview) is looked at once: encoder speed matters more than file size there.
+    # x264 ultrafast is ~5x faster than fast at the same CRF, for files ~1.8x bigger.
     meta = ["-metadata", f"comment={metadata}"]
     if suffix == ".mp4":
-        return ["-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p",
+        return ["-c:v", "libx264", "-preset", "ultrafast" if draft else "fast", "-crf", "18", "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart", *meta, "-f", "mp4"]
     if suffix == ".webm":
-        return ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-pix_fmt", "yuv420p", *meta, "-f", "webm"]
+        speed = ["-deadline", "realtime", "-cpu-used", "8"] if draft else []
+        return ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", *speed, "-pix_fmt", "yuv420p", *meta, "-f", "webm"]
     return [*meta, "-f", "gif"]
 
 
@@ -96,10 +99,10 @@ def _filters(suffix: str, frame_size: tuple[int, int], size: tuple[int, int]) ->
 
 
 def write_video(path: Path, frames: Iterable[Tensor], frame_size: tuple[int, int], size: tuple[int, int],
-                fps: float, metadata: dict, overwrite: bool = False) -> None:
+                fps: float, metadata: dict, overwrite: bool = False, draft: bool = False) -> None:
     """Stream uint8 (H, W, 3) frames of `frame_size` into `path` atomically, at `size`
     (scaled to cover and centre-cropped by ffmpeg when the two differ), with metadata
-    in the container and a .json sidecar."""
+    in the container and a .json sidecar. `draft` trades file size for encoding speed."""
     path = Path(path)
     check_output(path, overwrite)
     text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
@@ -109,7 +112,7 @@ def write_video(path: Path, frames: Iterable[Tensor], frame_size: tuple[int, int
     sidecar = path.with_suffix(".json")
     try:
         suffix = path.suffix.lower()
-        _encode(tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text))
+        _encode(tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text, draft))
         _commit(tmp, path, overwrite)
         _write_text_atomic(sidecar, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     except OSError as exc:

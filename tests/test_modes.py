@@ -94,6 +94,16 @@ def test_preview_is_small_shares_the_seed_and_prints_the_full_render_command(cli
     assert meta["steps"] == 2 and meta["working_size"] == [40, 24]  # half of the full 80x48
 
 
+def test_a_preview_is_encoded_as_a_draft_and_a_full_render_is_not(cli):
+    # x264 writes its options into the stream: ultrafast turns CABAC off, the full preset keeps it.
+    for flag, name in (("--preview", "draft.mp4"), ("--no-preview", "final.mp4")):
+        r = cli("generate", "a ball", "--width", "128", "--height", "72", "--frames", "5", flag, "-o", name)
+        assert r.exit_code == 0, r.stderr
+    draft, final = ((cli.cwd / n).read_bytes() for n in ("draft.mp4", "final.mp4"))
+    assert b"cabac=0" in draft and b"cabac=1" in final
+    assert read_video(cli.cwd / "draft.mp4").frames.shape[0] == read_video(cli.cwd / "final.mp4").frames.shape[0] == 5
+
+
 def test_preview_noise_is_the_pooled_noise_of_the_full_render(tiny):
     from sora_cli.engine import Settings
 
