@@ -20,6 +20,7 @@ from sora_cli.conditioning import Condition, place
 from sora_cli.frames import resample_indices, round_up_frames, to_model, to_uint8
 from sora_cli.model import LoadedModel
 from sora_cli.sampler import guided, sample, schedule
+from sora_cli.seams import fade_in_joins
 
 # (window index, windows planned so far, step, steps)
 Progress = Callable[[int, int, int], None]
@@ -90,8 +91,8 @@ class Engine:
         velocity = guided(m.net.dit, cond, uncond, s.guidance)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
-        video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3)  # (T, 3, H, W)
-        return to_uint8(video.float().cpu())
+        video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
+        return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
 
     def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,
               source: Tensor | None = None) -> Tensor:
