@@ -168,12 +168,13 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
 def test_foreground_mask_finds_the_objects_and_pools_onto_latents():
     from dataclasses import replace
 
-    from sora_cli.training.data import foreground, latent_grid, to_model
+    from sora_cli.frames import to_model
+    from sora_cli.training.data import foreground, latent_grid
 
     scene = random_scene(random.Random(3), two_objects=0.0, bw=0.0)
     scene = replace(scene, things=(replace(scene.things[0], size="large", motion="still"),))
     frames = render(scene, 144, 80, 9)
-    mask = foreground(to_model(frames)[None])[0, 0]  # (T, H, W)
+    mask = foreground(to_model(frames).transpose(0, 1)[None])[0, 0]  # (T, H, W)
     bg = np.array(BACKGROUNDS[scene.background], dtype=float)
     off = np.abs(frames.numpy().astype(float) - bg).max(-1) > 10
     assert mask.numpy()[off].mean() == 1.0  # every object pixel is weighted up

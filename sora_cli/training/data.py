@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sora_cli.frames import to_model
 from sora_cli.presets import working_size
 from sora_cli.specs import ModelSpec
 from sora_cli.world.captions import caption, is_held_out
@@ -50,11 +51,6 @@ def scenes_and_captions(rng: random.Random, count: int, drop_text: float) -> tup
     return scenes, captions
 
 
-def to_model(frames: Tensor) -> Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
-    return frames.permute(3, 0, 1, 2).float() / 127.5 - 1.0
-
-
 def foreground(video: Tensor) -> Tensor:
     """(B, 1, T, H, W) mask of object pixels, grown by a pixel so edges count too.
 
@@ -88,7 +84,7 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
         # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
         t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
-        videos.append(to_model(render(scene, w, h, frames, t0=t0)))
+        videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
     return Batch(torch.stack(videos), captions, conds, spans)
