@@ -9,6 +9,7 @@ scenes and sizes is reported beside the model's, as the ceiling of what it can s
 from __future__ import annotations
 
 import random
+from functools import partial
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -85,7 +86,7 @@ def _frames(job: Job, engine: Engine) -> np.ndarray:
     return torch.cat([s.frames for s in segments]).numpy()
 
 
-def _job(prompt: str, preset: str, seed: int, preview: bool, frames: int = 48, **kw) -> Job:
+def _make_job(prompt: str, preset: str, seed: int, preview: bool, frames: int = 48, **kw) -> Job:
     w, h = PRESETS[preset]
     return Job(mode=kw.pop("mode", "generate"), prompt=prompt, seed=seed, model="", width=w, height=h, fps=24,
                frames=frames, output=Path("unused.mp4"), preview=preview, **kw)
@@ -123,10 +124,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 4, long_seconds: float = 60.0,
-             log: Log = lambda m: None) -> dict:
+             log: Log = lambda m: None, guidance: float | None = None) -> dict:
+    """Every figure of the model card. `guidance` overrides the model's own for every clip."""
     engine = Engine(model)
+    _job = partial(_make_job, guidance=guidance)
     spec = model.spec
-    report: dict = {}
+    report: dict = {"settings": {"guidance": spec.guidance if guidance is None else guidance,
+                                 "steps": spec.steps, "preview_steps": spec.preview_steps}}
     items = held_out_scenes(prompts, seed)
     for preview in (True, False):
         model_scores, truth_scores = Scores(Counter(), Counter()), Scores(Counter(), Counter())
@@ -186,16 +190,18 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
     report["v2v"] = {"colour_changed": round(float(np.mean(v2v_colour)), 3),
                      "motion_kept": round(float(np.mean(v2v_motion)), 3)}
     if long_seconds:
-        report["long"] = long_clip(engine, rng, seed, long_seconds, log)
+        report["long"] = long_clip(engine, rng, seed, long_seconds, log, guidance)
     return report
 
 
-def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log: Log) -> dict:
+def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log: Log,
+              guidance: float | None = None) -> dict:
     """A chained clip at preview size: does the object keep its colour, shape and size to the end?"""
     thing_scene = random_scene(rng, two_objects=0.0, bw=0.0)
     thing = replace(thing_scene.things[0], motion="circles", layout=None)
     scene = replace(thing_scene, things=(thing,), size_said=(True,))
-    frames = _frames(_job(caption(scene, rng), "16x9", seed, True, frames=round(seconds * 24)), engine)
+    frames = _frames(_make_job(caption(scene, rng), "16x9", seed, True, frames=round(seconds * 24), guidance=guidance),
+                     engine)
     results = [check(frames[start:start + 48], scene) for start in range(0, len(frames) - 47, 48)]
     n = max(1, len(results))
     kept = {attr: sum(bool(r.get(attr)) for r in results) for attr in ("colour", "shape", "size")}

@@ -153,9 +153,11 @@ def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
 def test_eval_reports_every_figure_on_a_tiny_model(cli):
     import json
 
-    r = cli("eval", "--model", cli.model, "--prompts", "2", "--modes", "1", "--long-seconds", "2", "--json")
+    r = cli("eval", "--model", cli.model, "--prompts", "2", "--modes", "1", "--long-seconds", "2", "--guidance", "2.5",
+            "--json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
+    assert report["settings"] == {"guidance": 2.5, "steps": 3, "preview_steps": 2}
     for name in ("preview", "full"):
         for row in (name, f"{name}_checker_on_ground_truth", f"{name}_checker_on_vae_round_trip"):
             assert 0.0 <= report[row]["adherence"] <= 1.0

@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
                  long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).")] = 60.0,
                  seed: Annotated[int, typer.Option(help="Picks the prompts and the sampling seeds.")] = 0,
                  device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+                 guidance: Annotated[Optional[float], typer.Option(
+                     help="Guidance scale for every clip (default: the model's).", min=0.0)] = None,
                  json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
         """Judge a world model's clips from their pixels: attributes, binding, flicker, seams, v2v, drift."""
         import json as jsonlib
@@ -80,7 +82,7 @@ def register(app: typer.Typer) -> None:
         with errors_as_exit_codes():
             dev = resolve_device(device)
             loaded = load_model(model, dev, resolve_dtype("auto", dev))
-            report = run_eval(loaded, prompts, seed, modes, long_seconds,
+            report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
                               log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)
             if json:
                 typer.echo(jsonlib.dumps(report, sort_keys=True))
