@@ -9,10 +9,10 @@ scenes and sizes is reported beside the model's, as the ceiling of what it can s
 from __future__ import annotations
 
 import random
-from functools import partial
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The video autoencoder, the DiT and the weights format."""
 
+import json
 import shutil
 
 import pytest
@@ -10,9 +11,10 @@ from sora_cli.errors import BadInput
 from sora_cli.rope import axis_dims, rope_3d
 from sora_cli.specs import SPECS, DiTSpec, VAESpec, spec_from_json, spec_to_json
 from sora_cli.vae import VideoAutoencoder
-from sora_cli.weights import load_model
+from sora_cli.video_io import read_video
+from sora_cli.weights import PROJECT_WEIGHTS, load_model
 
-from conftest import TINY
+from conftest import TINY, run_sora
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +98,10 @@ def test_missing_or_unexpected_keys_are_refused(tiny, tmp_path):
 
 def test_shipped_sora_mini_verifies_loads_and_makes_a_preview(tmp_path):
     """The embedded model: its sha256 sums, its spec (the code's), a real clip from it."""
-    from conftest import run_sora
-
-    from sora_cli.specs import SPECS
-    from sora_cli.weights import PROJECT_WEIGHTS
-
     loaded = load_model("sora-mini", torch.device("cpu"), torch.float32)
     assert loaded.source == PROJECT_WEIGHTS / "sora-mini" and loaded.spec == SPECS["sora-mini"]
     r = run_sora("generate", "a red ball moves right on a sky background", "--preview", "--duration", "1",
                  "--seed", "1", "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    import json
-
-    from sora_cli.video_io import read_video
-
     clip = read_video(tmp_path / json.loads(r.stdout)["output"]).frames.numpy()
     assert clip.shape[0] == 24 and clip.std() > 1.0  # frames with content, not a constant
