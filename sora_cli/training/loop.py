@@ -29,6 +29,12 @@ from sora_cli.world.captions import vocabulary
 Log = Callable[[str], None]
 # How much more an object pixel (or latent cell) counts than background in the losses.
 OBJECT_WEIGHT_VAE, OBJECT_WEIGHT_DIT = 20.0, 4.0
+# The autoencoder's (frames, clips) per step, up to a whole 49-frame window. Its receptive
+# field spans more than a window, so it behaves differently at every distance from a clip's
+# start, and the engine codes each window from its own start: trained on clips of up to 9
+# frames, v2's round trip drifted further into a window (object colours 37 off at frame 0, 75 by
+# frame 12, over 12 held-out clips).
+VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,8 @@ class TrainConfig:
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
     """One autoencoder step on random sizes and lengths (it is fully convolutional)."""
     w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
-    frames = rng.choice([1, 5, 9, 9])
-    batch = clip_batch(rng, spec, scale * (12 if frames == 1 else 3), frames, (w, h), drop_text=1.0, max_offset=2.0)
+    frames, clips = rng.choice(VAE_CLIPS)
+    batch = clip_batch(rng, spec, scale * clips, frames, (w, h), drop_text=1.0, max_offset=2.0)
     x = batch.video.to(device)
     mean, logvar = net.vae.encode_moments(x)
     z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
@@ -157,9 +163,11 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
         log(f"starting from weights in {cfg.init_from}")
     sizes = working_sizes(spec)
     start = last_ckpt = time.time()
+    end = start + cfg.minutes * 60
+    dit_start: float | None = None  # when this run reached the DiT: its rate decays over what is left
     losses: list[float] = []
     with open(cfg.out / "loss.csv", "a") as loss_log:
-        while (now := time.time()) - start < cfg.minutes * 60:
+        while (now := time.time()) < end:
             stage = "vae" if state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
             t0 = time.time()
             if stage == "vae":
@@ -177,7 +185,8 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                     log(f"latent mean {net.vae.latent_mean.tolist()} std {net.vae.latent_std.tolist()}")
                 net.vae.requires_grad_(False)
                 warm = min(1.0, (state["dit_steps"] + 1) / 200)
-                left = max(0.1, 1 - (now - start) / (cfg.minutes * 60))  # decay with this run's budget
+                dit_start = dit_start or now
+                left = max(0.1, 1 - (now - dit_start) / max(end - dit_start, 1.0))
                 for group in dit_opt.param_groups:
                     group["lr"] = cfg.dit_lr * warm * left
                 loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes, cfg.batch_scale)
