@@ -185,17 +185,16 @@ def test_foreground_mask_finds_the_objects_and_pools_onto_latents():
     assert grid.shape == (1, 1, 3, 10, 18) and 0 < grid.mean() < 0.5
 
 
-
 def test_autoencoder_trains_on_whole_windows():
     """The autoencoder's reach spans a whole window, so it behaves differently at every
     distance from a clip's start: training clips must be as long as the windows the engine
     codes, or it drifts further into them (sora-mini v2, trained on 9-frame clips, did)."""
-    from sora_cli.model import VideoModel
     from sora_cli.specs import SORA_MINI
     from sora_cli.training.loop import VAE_CLIPS
+    from sora_cli.vae import VideoAutoencoder
 
     torch.manual_seed(0)
-    vae = VideoModel(SORA_MINI).vae.eval()
+    vae = VideoAutoencoder(SORA_MINI.vae).eval()
     frames = SORA_MINI.window_frames
     video = torch.rand(1, 3, frames, 16, 16) * 2 - 1
     moved = video.clone()
