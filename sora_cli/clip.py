@@ -44,7 +44,7 @@ def metadata(job: Job, model: LoadedModel, unknown: list[str], extra: dict | Non
     data = {
         "sora_cli": __version__, "mode": job.mode, "prompt": job.prompt, "negative": s.negative,
         "seed": job.seed, "model": model.spec.name, "model_source": str(model.source),
-        "steps": s.steps, "guidance": s.guidance, "shift": s.shift,
+        "steps": s.steps, "guidance": s.guidance, "guidance_interval": list(s.guidance_interval), "shift": s.shift,
         "width": width, "height": height, "fps": job.fps, "working_size": [s.width, s.height],
         "preview": job.preview, "image": job.image_path, "video": job.video_path,
         "command": rerender_command(job, job.preview), "unknown_words": unknown,

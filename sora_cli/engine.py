@@ -38,6 +38,7 @@ class Settings:
     height: int
     preview: bool = False  # draw noise at twice the size and pool it, so previews share composition
     sdedit_strength: float = 1.0  # < 1: start from the noised source (v2v)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)  # times t at which guidance applies
 
 
 def window_seed(seed: int, window: int) -> int:
@@ -88,7 +89,7 @@ class Engine:
             init, start = torch.zeros_like(noise), 1.0
         init, strength = place(conditions, m.net.vae, init)
         cond, uncond = self._contexts(s)
-        velocity = guided(m.net.dit, cond, uncond, s.guidance)
+        velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
         video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)

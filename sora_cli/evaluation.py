@@ -124,12 +124,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 4, long_seconds: float = 60.0,
-             log: Log = lambda m: None, guidance: float | None = None) -> dict:
-    """Every figure of the model card. `guidance` overrides the model's own for every clip."""
+             log: Log = lambda m: None, guidance: float | None = None,
+             guidance_interval: tuple[float, float] | None = None) -> dict:
+    """Every figure of the model card. `guidance` and `guidance_interval` override the model's own for every clip."""
     engine = Engine(model)
-    _job = partial(_make_job, guidance=guidance)
+    _job = partial(_make_job, guidance=guidance, guidance_interval=guidance_interval)
     spec = model.spec
     report: dict = {"settings": {"guidance": spec.guidance if guidance is None else guidance,
+                                 "guidance_interval": list(guidance_interval or spec.guidance_interval),
                                  "steps": spec.steps, "preview_steps": spec.preview_steps}}
     items = held_out_scenes(prompts, seed)
     for preview in (True, False):
@@ -190,18 +192,17 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
     report["v2v"] = {"colour_changed": round(float(np.mean(v2v_colour)), 3),
                      "motion_kept": round(float(np.mean(v2v_motion)), 3)}
     if long_seconds:
-        report["long"] = long_clip(engine, rng, seed, long_seconds, log, guidance)
+        report["long"] = long_clip(engine, rng, seed, long_seconds, log, _job)
     return report
 
 
 def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log: Log,
-              guidance: float | None = None) -> dict:
+              make_job: Callable[..., Job] = _make_job) -> dict:
     """A chained clip at preview size: does the object keep its colour, shape and size to the end?"""
     thing_scene = random_scene(rng, two_objects=0.0, bw=0.0)
     thing = replace(thing_scene.things[0], motion="circles", layout=None)
     scene = replace(thing_scene, things=(thing,), size_said=(True,))
-    frames = _frames(_make_job(caption(scene, rng), "16x9", seed, True, frames=round(seconds * 24), guidance=guidance),
-                     engine)
+    frames = _frames(make_job(caption(scene, rng), "16x9", seed, True, frames=round(seconds * 24)), engine)
     results = [check(frames[start:start + 48], scene) for start in range(0, len(frames) - 47, 48)]
     n = max(1, len(results))
     kept = {attr: sum(bool(r.get(attr)) for r in results) for attr in ("colour", "shape", "size")}

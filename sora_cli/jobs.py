@@ -41,6 +41,7 @@ class Job:
     negative: str | None = None
     steps: int | None = None
     guidance: float | None = None
+    guidance_interval: tuple[float, float] | None = None
     preview: bool = False
     image: Tensor | None = None  # (1, H, W, 3) uint8
     image_path: str | None = None
@@ -74,6 +75,7 @@ def settings_for(job: Job, spec: ModelSpec) -> Settings:
         guidance=spec.guidance if job.guidance is None else job.guidance,
         shift=spec.shift, width=w, height=h, preview=job.preview,
         sdedit_strength=job.strength if job.mode == "v2v" else 1.0,
+        guidance_interval=spec.guidance_interval if job.guidance_interval is None else job.guidance_interval,
     )
 
 

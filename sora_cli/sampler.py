@@ -60,13 +60,21 @@ def sample(velocity: Velocity, noise: Tensor, init: Tensor, strength: Tensor, ti
 
 
 def guided(model: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor],
-           cond: tuple[Tensor, Tensor], uncond: tuple[Tensor, Tensor], scale: float) -> Velocity:
-    """Classifier-free guidance: v = v_u + scale * (v_c - v_u), both passes in one batch."""
+           cond: tuple[Tensor, Tensor], uncond: tuple[Tensor, Tensor], scale: float,
+           interval: tuple[float, float] = (0.0, 1.0)) -> Velocity:
+    """Classifier-free guidance: v = v_u + scale * (v_c - v_u), both passes in one batch.
+
+    Only while the window's time (its noisiest frame's) lies in `interval`; elsewhere one
+    conditional pass, which also halves that step's work.
+    """
     if scale == 1.0:
         return lambda x, t: model(x, t, *cond)
     ctx, mask = _stack_contexts(cond, uncond)
+    lo, hi = interval
 
     def velocity(x: Tensor, t: Tensor) -> Tensor:
+        if not lo <= float(t.max()) <= hi:
+            return model(x, t, *cond)
         v_c, v_u = model(torch.cat([x, x]), torch.cat([t, t]), ctx, mask).chunk(2)
         return v_u + scale * (v_c - v_u)
 

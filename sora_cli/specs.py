@@ -67,6 +67,8 @@ class ModelSpec:
     steps: int = 30
     preview_steps: int = 8
     guidance: float = 5.0
+    # Times t (1 = noise, 0 = clean) at which guidance applies; elsewhere one conditional pass.
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
     shift: float = 3.0
     negative: str = ""
     hf_repo: str | None = None

@@ -115,6 +115,18 @@ def test_preview_noise_is_the_pooled_noise_of_the_full_render(tiny):
     assert torch.allclose(small, pooled, atol=1e-6)
 
 
+def test_the_guidance_interval_reaches_the_sampler(tiny):
+    from sora_cli.engine import Settings
+
+    engine = Engine(load_model(str(tiny), torch.device("cpu"), torch.float32))
+    base = dict(prompt="a red ball", negative="", seed=3, steps=3, shift=1.0, width=64, height=32)
+    unguided = engine.window(Settings(**base, guidance=1.0), 5, [])
+    guided = engine.window(Settings(**base, guidance=6.0), 5, [])
+    never = engine.window(Settings(**base, guidance=6.0, guidance_interval=(2.0, 3.0)), 5, [])
+    assert not torch.equal(guided, unguided)
+    assert torch.equal(never, unguided)
+
+
 def test_gif_and_webm_outputs(cli):
     for name in ("a.gif", "b.webm"):
         r = cli("generate", "a ball", "--width", "128", "--height", "72", "--frames", "5", "-o", name)

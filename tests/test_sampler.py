@@ -76,6 +76,23 @@ def test_guidance_combines_conditional_and_unconditional_passes():
     assert v.item() == pytest.approx(1.0 + 4.0 * (3.0 - 1.0))
 
 
+def test_guidance_applies_only_inside_its_interval_and_skips_the_unconditional_pass_outside():
+    batches = []
+
+    def model(x, t, ctx, mask):  # conditional rows say 3, unconditional rows say 1
+        batches.append(x.shape[0])
+        return x * 0 + ctx[:, :1, :1].view(-1, 1, 1, 1, 1)
+
+    cond = (torch.full((1, 1, 1), 3.0), torch.ones(1, 1, dtype=torch.bool))
+    uncond = (torch.full((1, 1, 1), 1.0), torch.ones(1, 1, dtype=torch.bool))
+    v = guided(model, cond, uncond, 4.0, interval=(0.0, 0.7))
+    x = torch.zeros(1, 1, 2, 1, 1)
+    # A window's time is its noisiest frame's: a given frame at t = 0 does not pull it inside.
+    assert v(x, torch.tensor([[0.0, 0.9]]))[0, 0, 1].item() == pytest.approx(3.0)
+    assert v(x, torch.tensor([[0.0, 0.5]]))[0, 0, 1].item() == pytest.approx(1.0 + 4.0 * 2.0)
+    assert batches == [1, 2]
+
+
 def test_non_finite_values_are_reported_not_returned():
     velocity = lambda x, t: x * float("nan")  # noqa: E731
     with pytest.raises(GenerationFailed, match="NaN"):

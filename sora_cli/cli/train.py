@@ -70,6 +70,9 @@ def register(app: typer.Typer) -> None:
                  device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
                  guidance: Annotated[Optional[float], typer.Option(
                      help="Guidance scale for every clip (default: the model's).", min=0.0)] = None,
+                 guidance_interval: Annotated[Optional[tuple[float, float]], typer.Option(
+                     help="Times t (1 = noise) LO HI at which guidance applies (default: the model's).",
+                     min=0.0, max=1.0)] = None,
                  json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
         """Judge a world model's clips from their pixels: attributes, binding, flicker, seams, v2v, drift."""
         import json as jsonlib
@@ -83,6 +86,7 @@ def register(app: typer.Typer) -> None:
             dev = resolve_device(device)
             loaded = load_model(model, dev, resolve_dtype("auto", dev))
             report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
+                              guidance_interval=guidance_interval,
                               log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)
             if json:
                 typer.echo(jsonlib.dumps(report, sort_keys=True))
