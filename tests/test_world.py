@@ -167,6 +167,12 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
     assert report["long"]["windows_judged"] >= 1
 
 
+def test_eval_refuses_an_empty_guidance_interval(cli):
+    r = cli("eval", "--model", cli.model, "--prompts", "1", "--guidance-interval", "0.7", "0.2")
+    assert r.exit_code == 3
+    assert "LO must not exceed HI" in r.output and "Traceback" not in r.output
+
+
 def test_foreground_mask_finds_the_objects_and_pools_onto_latents():
     from dataclasses import replace
 

@@ -83,6 +83,9 @@ def register(app: typer.Typer) -> None:
         from sora_cli.weights import load_model
 
         with errors_as_exit_codes():
+            if guidance_interval is not None and guidance_interval[0] > guidance_interval[1]:
+                # an empty interval would silently judge the model without guidance
+                raise BadInput(f"--guidance-interval {guidance_interval[0]} {guidance_interval[1]}: LO must not exceed HI")
             dev = resolve_device(device)
             loaded = load_model(model, dev, resolve_dtype("auto", dev))
             report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
