@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -40,12 +40,14 @@ class Scores:
     total: Counter
     binding_ok: int = 0
     binding_total: int = 0
+    per_clip: list[tuple[int, int]] = field(default_factory=list)  # (correct, judged) of each clip
 
     def add(self, result: dict[str, bool], scene: Scene) -> None:
         for key, ok in result.items():
             attr = key.split(".")[-1]
             self.total[attr] += 1
             self.correct[attr] += bool(ok)
+        self.per_clip.append((sum(map(bool, result.values())), len(result)))
         bound = binding(result, scene)
         if bound is not None:
             self.binding_total += 1
@@ -55,8 +57,19 @@ class Scores:
     def adherence(self) -> float:
         return sum(self.correct.values()) / max(1, sum(self.total.values()))
 
+    @property
+    def adherence_se(self) -> float | None:
+        """Standard error of adherence over clips (a ratio estimate): whether two models really differ."""
+        k = len(self.per_clip)
+        judged = sum(n for _, n in self.per_clip)
+        if k < 2 or not judged:
+            return None
+        a = self.adherence
+        spread = sum((c - a * n) ** 2 for c, n in self.per_clip)
+        return round(float(np.sqrt(spread * k / (k - 1)) / judged), 3)
+
     def row(self) -> dict:
-        out = {"adherence": round(self.adherence, 3)}
+        out = {"adherence": round(self.adherence, 3), "adherence_se": self.adherence_se}
         out |= {k: round(self.correct[k] / self.total[k], 3) for k in sorted(self.total)}
         if self.binding_total:
             out["binding"] = round(self.binding_ok / self.binding_total, 3)

@@ -161,10 +161,29 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
     for name in ("preview", "full"):
         for row in (name, f"{name}_checker_on_ground_truth", f"{name}_checker_on_vae_round_trip"):
             assert 0.0 <= report[row]["adherence"] <= 1.0
+            assert 0.0 <= report[row]["adherence_se"] <= 0.5
         # the checker sees the world it was written for
         assert report[f"{name}_checker_on_ground_truth"]["adherence"] > 0.6
     assert set(report) >= {"animate", "extend", "loop", "v2v", "long"}
     assert report["long"]["windows_judged"] >= 1
+
+
+def test_adherence_standard_error_is_the_spread_over_clips():
+    from sora_cli.evaluation import Scores
+
+    scene = random_scene(random.Random(0), two_objects=0.0)
+    agree, split = Scores(Counter(), Counter()), Scores(Counter(), Counter())
+    for ok in (True, True):
+        agree.add({"colour": ok, "shape": ok}, scene)
+    for ok in (True, False):
+        split.add({"colour": ok, "shape": ok}, scene)
+    assert agree.adherence_se == 0.0
+    # 2/2 and 0/2: adherence 0.5, residuals +1 and -1 over 4 judged, times sqrt(2 / 1)
+    assert split.adherence == 0.5 and split.adherence_se == 0.5
+    assert split.row()["adherence_se"] == 0.5
+    one = Scores(Counter(), Counter())
+    one.add({"colour": True}, scene)
+    assert one.adherence_se is None
 
 
 def test_eval_refuses_an_empty_guidance_interval(cli):
