@@ -66,10 +66,11 @@ class Scores:
             return None
         a = self.adherence
         spread = sum((c - a * n) ** 2 for c, n in self.per_clip)
-        return round(float(np.sqrt(spread * k / (k - 1)) / judged), 3)
+        return float(np.sqrt(spread * k / (k - 1)) / judged)
 
     def row(self) -> dict:
-        out = {"adherence": round(self.adherence, 3), "adherence_se": self.adherence_se}
+        se = self.adherence_se
+        out = {"adherence": round(self.adherence, 3), "adherence_se": None if se is None else round(se, 3)}
         out |= {k: round(self.correct[k] / self.total[k], 3) for k in sorted(self.total)}
         if self.binding_total:
             out["binding"] = round(self.binding_ok / self.binding_total, 3)
