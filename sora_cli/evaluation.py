@@ -8,6 +8,7 @@ scenes and sizes is reported beside the model's, as the ceiling of what it can s
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -227,3 +228,19 @@ def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log
                                                         ("colour", "shape", "size")} | {
         "colour_first_half": round(float(np.mean(first_half or [0])), 3),
         "colour_second_half": round(float(np.mean(second_half or [0])), 3)}
+
+
+def report_json(report: dict) -> str:
+    """The report as strict JSON: a figure that was not measured (NaN) is null, a PSNR of
+    identical frames (inf) is the string "inf"; bare NaN and Infinity break most parsers."""
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, float) and not np.isfinite(value):
+            return None if np.isnan(value) else ("inf" if value > 0 else "-inf")
+        return value
+
+    return json.dumps(plain(report), sort_keys=True, allow_nan=False)

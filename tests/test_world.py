@@ -150,13 +150,61 @@ def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
     assert len(opts["dit"].state) == len(dit_opt.state)
 
 
+def test_latent_pool_reuses_encoded_batches_about_as_often_as_asked():
+    from sora_cli.training.latent_pool import LatentPool
+
+    pool = LatentPool(reuse=4, capacity=3)
+    rng = random.Random(0)
+    assert not pool.reuse_now(rng)  # nothing to reuse yet
+    for i in range(5):
+        pool.add(i)
+    assert list(pool.items) == [2, 3, 4]  # the oldest go first
+    share = sum(pool.reuse_now(rng) for _ in range(4000)) / 4000
+    assert abs(share - 0.75) < 0.03
+    assert {pool.draw(rng) for _ in range(100)} == {2, 3, 4}
+    with pytest.raises(ValueError):
+        LatentPool(reuse=0)
+
+
+def test_dit_steps_with_a_pool_encode_once_and_train_on_every_step():
+    from conftest import TINY
+    from dataclasses import replace
+
+    from sora_cli.model import VideoModel
+    from sora_cli.specs import TextSpec
+    from sora_cli.tokenizer import WordTokenizer
+    from sora_cli.training import loop
+    from sora_cli.training.data import working_sizes
+    from sora_cli.training.latent_pool import LatentPool
+
+    spec = replace(TINY, text=TextSpec(vocab_size=256, dim=32, depth=1, heads=2, max_tokens=40))
+    net = VideoModel(spec)
+    net.vae.requires_grad_(False)
+    opt = torch.optim.AdamW(list(net.dit.parameters()) + list(net.text.parameters()), lr=1e-3)
+    tok, sizes, rng = WordTokenizer(vocabulary()), working_sizes(spec), random.Random(0)
+    pool = LatentPool(reuse=1000)  # after the first batch, (almost) every step reuses it
+    weights = [net.dit.proj_out.weight.clone()]
+    for _ in range(3):
+        assert np.isfinite(loop.dit_step(net, opt, rng, spec, tok, "cpu", sizes, pool=pool))
+        weights.append(net.dit.proj_out.weight.clone())
+    assert len(pool) == 1
+    assert all(not torch.equal(a, b) for a, b in zip(weights, weights[1:]))
+    batch = pool.items[0]
+    assert batch.z.shape[0] == len(batch.scenes) == batch.strength.shape[0] == batch.objects.shape[0]
+
+
 def test_eval_reports_every_figure_on_a_tiny_model(cli):
     import json
 
     r = cli("eval", "--model", cli.model, "--prompts", "2", "--modes", "1", "--long-seconds", "2", "--guidance", "2.5",
             "--guidance-interval", "0", "0.7", "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.stdout)
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    report = json.loads(r.stdout, parse_constant=refuse)
+    assert report["animate"]["frame0_psnr_db"] == "inf"  # the input image is frame 0 exactly
     assert report["settings"] == {"guidance": 2.5, "guidance_interval": [0.0, 0.7], "steps": 3, "preview_steps": 2}
     for name in ("preview", "full"):
         for row in (name, f"{name}_checker_on_ground_truth", f"{name}_checker_on_vae_round_trip"):

@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
               seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
               batch_scale: Annotated[int, typer.Option(min=1, help="Batches this many times the CPU-sized "
                                                                    "ones (a GPU wants 16 or more).")] = 1,
+              dit_lr: Annotated[float, typer.Option(min=1e-7, max=1e-2, help="The DiT's peak learning rate; it decays "
+                                                                             "to a tenth over each run.")] = 4e-4,
+              reuse: Annotated[int, typer.Option(min=1, help="Train on each encoded DiT batch about this many times "
+                                                             "(fresh noise and captions each time).")] = 1,
               export: Annotated[Optional[Path], typer.Option(help="Only write the checkpoint's EMA weights as a "
                                                                   "model folder here (fp16).")] = None) -> None:
         """Train sora-mini on the world it renders itself.
@@ -57,7 +61,8 @@ def register(app: typer.Typer) -> None:
                     init_from = find_model("sora-mini")
                 except BadInput:
                     init_from = None  # nothing shipped yet: from scratch
-            cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from, batch_scale=batch_scale)
+            cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, device, seed, init_from,
+                              dit_lr=dit_lr, batch_scale=batch_scale, reuse=reuse)
             run(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
             typer.echo(str(out / "checkpoint.safetensors"))
 
@@ -75,10 +80,10 @@ def register(app: typer.Typer) -> None:
                      min=0.0, max=1.0)] = None,
                  json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
         """Judge a world model's clips from their pixels: attributes, binding, flicker, seams, v2v, drift."""
-        import json as jsonlib
         import sys
 
         from sora_cli.evaluation import evaluate as run_eval
+        from sora_cli.evaluation import report_json
         from sora_cli.runtime import resolve_device, resolve_dtype
         from sora_cli.weights import load_model
 
@@ -92,7 +97,7 @@ def register(app: typer.Typer) -> None:
                               guidance_interval=guidance_interval,
                               log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)
             if json:
-                typer.echo(jsonlib.dumps(report, sort_keys=True))
+                typer.echo(report_json(report))
                 return
             for section, values in report.items():
                 typer.echo(f"{section}: " + ", ".join(f"{k} {v}" for k, v in values.items()))

@@ -14,7 +14,7 @@ from sora_cli.presets import working_size
 from sora_cli.specs import ModelSpec
 from sora_cli.world.captions import caption, is_held_out
 from sora_cli.world.render import render
-from sora_cli.world.scene import random_scene
+from sora_cli.world.scene import Scene, random_scene
 
 # The world's aspect ratios, 16:9 to 9:16.
 ASPECTS = ((16, 9), (3, 2), (4, 3), (1, 1), (3, 4), (2, 3), (9, 16))
@@ -26,7 +26,7 @@ COND_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
 @dataclass
 class Batch:
     video: Tensor  # (B, 3, T, H, W) in [-1, 1]
-    captions: list[str]
+    scenes: list[Scene]  # captioned afresh at each use (captions_for)
     cond: list[str]  # one of COND_MODES per clip
     cond_latents: list[int]  # how many latent frames each condition spans (first_k / last_k / both)
 
@@ -40,15 +40,18 @@ def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
     return sizes
 
 
-def scenes_and_captions(rng: random.Random, count: int, drop_text: float) -> tuple[list, list[str]]:
-    scenes, captions = [], []
+def training_scenes(rng: random.Random, count: int) -> list[Scene]:
+    scenes = []
     while len(scenes) < count:
         scene = random_scene(rng)
-        if is_held_out(scene):
-            continue
-        scenes.append(scene)
-        captions.append("" if rng.random() < drop_text else caption(scene, rng))
-    return scenes, captions
+        if not is_held_out(scene):
+            scenes.append(scene)
+    return scenes
+
+
+def captions_for(scenes: list[Scene], rng: random.Random, drop_text: float) -> list[str]:
+    """A fresh training caption per scene; empty with probability drop_text (for guidance)."""
+    return ["" if rng.random() < drop_text else caption(scene, rng) for scene in scenes]
 
 
 def foreground(video: Tensor) -> Tensor:
@@ -75,8 +78,8 @@ def latent_grid(mask: Tensor, temporal: int, spatial: int) -> Tensor:
 
 
 def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, size: tuple[int, int],
-               drop_text: float = 0.1, max_offset: float = 0.0) -> Batch:
-    scenes, captions = scenes_and_captions(rng, batch, drop_text)
+               max_offset: float = 0.0) -> Batch:
+    scenes = training_scenes(rng, batch)
     w, h = size
     videos, conds, spans = [], [], []
     latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
@@ -87,4 +90,4 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
-    return Batch(torch.stack(videos), captions, conds, spans)
+    return Batch(torch.stack(videos), scenes, conds, spans)

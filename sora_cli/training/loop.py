@@ -16,19 +16,21 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from sora_cli.model import VideoModel
 from sora_cli.sampler import shift_time
 from sora_cli.specs import ModelSpec
 from sora_cli.tokenizer import WordTokenizer, batch_ids
 from sora_cli.training import checkpoint
-from sora_cli.training.data import clip_batch, foreground, latent_grid, working_sizes
+from sora_cli.training.data import captions_for, clip_batch, foreground, latent_grid, working_sizes
+from sora_cli.training.latent_pool import Encoded, LatentPool
 from sora_cli.world.captions import vocabulary
 
 Log = Callable[[str], None]
 # How much more an object pixel (or latent cell) counts than background in the losses.
 OBJECT_WEIGHT_VAE, OBJECT_WEIGHT_DIT = 20.0, 4.0
+# Share of DiT captions left empty, so the model also learns the unconditional velocity for guidance.
+DROP_TEXT = 0.1
 # The autoencoder's (frames, clips) per step, up to a whole 49-frame window. Its receptive
 # field spans more than a window, so it behaves differently at every distance from a clip's
 # start, and the engine codes each window from its own start: trained on clips of up to 9
@@ -52,13 +54,16 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     # Clips a step = this x the CPU-sized batches (3 full-size clips, 12 images, ...): a GPU wants 16 or more.
     batch_scale: int = 1
+    # Train on each encoded DiT batch about this many times (fresh noise, times and captions
+    # each time): encoding is over half of a CPU step, so reuse buys steps.
+    reuse: int = 1
 
 
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
     """One autoencoder step on random sizes and lengths (it is fully convolutional)."""
     w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
     frames, clips = rng.choice(VAE_CLIPS)
-    batch = clip_batch(rng, spec, scale * clips, frames, (w, h), drop_text=1.0, max_offset=2.0)
+    batch = clip_batch(rng, spec, scale * clips, frames, (w, h), max_offset=2.0)
     x = batch.video.to(device)
     mean, logvar = net.vae.encode_moments(x)
     z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
@@ -80,7 +85,7 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
     net.vae.latent_std.fill_(1.0)
     zs = []
     for size in working_sizes(spec)[::2]:
-        batch = clip_batch(rng, spec, 4, spec.window_frames, size, drop_text=1.0)
+        batch = clip_batch(rng, spec, 4, spec.window_frames, size)
         z = net.vae.encode(batch.video.to(device))
         zs.append(z.transpose(0, 1).reshape(z.shape[1], -1))
     z = torch.cat(zs, dim=1)
@@ -88,9 +93,9 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
     net.vae.latent_std.copy_(z.std(dim=1).clamp_min(1e-3))
 
 
-def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
-             sizes: list[tuple[int, int]], scale: int = 1) -> float:
-    """One flow-matching step with random conditioning; images are one-frame videos."""
+def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
+                 scale: int = 1) -> Encoded:
+    """Render a DiT batch with random conditioning and encode it; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
     preview = size[0] * size[1] < spec.max_area / 2
@@ -114,23 +119,41 @@ def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: Wor
                 tail = net.vae.encode(video[i:i + 1, :, -(1 + tf * (k - 1)):])
                 z[i, :, length - k:] = tail[0]
                 strength[i, length - k:] = 1
-    t = shift_time(torch.rand(b, device=device), spec.shift)
+        objects = latent_grid(foreground(video), tf, spec.vae.spatial_factor)
+    return Encoded(z, strength, objects, batch.scenes)
+
+
+def flow_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
+              batch: Encoded) -> float:
+    """One flow-matching step on an encoded batch, with fresh noise, times and captions."""
+    z, strength = batch.z, batch.strength
+    t = shift_time(torch.rand(z.shape[0], device=device), spec.shift)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
     noise = torch.randn_like(z)
     tf5 = t_frame[:, None, :, None, None]
     x_t = (1 - tf5) * z + tf5 * noise
-    ids, mask, _ = batch_ids(tok, batch.captions, spec.text.max_tokens)
+    ids, mask, _ = batch_ids(tok, captions_for(batch.scenes, rng, DROP_TEXT), spec.text.max_tokens)
     ids, mask = ids.to(device), mask.to(device)
     ctx = net.text(ids, mask)
     pred = net.dit(x_t, t_frame, ctx, mask)
-    objects = latent_grid(foreground(video), tf, spec.vae.spatial_factor)
-    weight = ((1 - strength)[:, None, :, None, None] * (1 + OBJECT_WEIGHT_DIT * objects)).expand_as(pred)
+    weight = ((1 - strength)[:, None, :, None, None] * (1 + OBJECT_WEIGHT_DIT * batch.objects)).expand_as(pred)
     loss = ((pred - (noise - z)) ** 2 * weight).sum() / weight.sum().clamp_min(1)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)
     opt.step()
     return loss.item()
+
+
+def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
+             sizes: list[tuple[int, int]], scale: int = 1, pool: LatentPool | None = None) -> float:
+    """One DiT step: on a freshly encoded batch, or (as often as the pool says) on an earlier one."""
+    if pool is not None and pool.reuse_now(rng):
+        return flow_step(net, opt, rng, spec, tok, device, pool.draw(rng))
+    batch = encode_batch(net, rng, spec, device, sizes, scale)
+    if pool is not None:
+        pool.add(batch)
+    return flow_step(net, opt, rng, spec, tok, device, batch)
 
 
 def train(cfg: TrainConfig, log: Log = print) -> Path:
@@ -166,6 +189,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
     end = start + cfg.minutes * 60
     dit_start: float | None = None  # when this run reached the DiT: its rate decays over what is left
     losses: list[float] = []
+    pool = LatentPool(reuse=cfg.reuse) if cfg.reuse > 1 else None
     with open(cfg.out / "loss.csv", "a") as loss_log:
         while (now := time.time()) < end:
             stage = "vae" if state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
@@ -189,7 +213,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
                 left = max(0.1, 1 - (now - dit_start) / max(end - dit_start, 1.0))
                 for group in dit_opt.param_groups:
                     group["lr"] = cfg.dit_lr * warm * left
-                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes, cfg.batch_scale)
+                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes, cfg.batch_scale, pool)
                 _ema_update(ema, net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
             state[f"{stage}_steps"] += 1
             state[f"{stage}_seconds"] += time.time() - t0
