@@ -79,6 +79,12 @@ class ModelSpec:
     # What `sora pull` fetches from hf_repo (glob patterns): only the files the engine reads.
     files: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        lo, hi = self.guidance_interval
+        if not 0.0 <= lo <= hi <= 1.0:
+            # An empty interval would silently turn guidance off for every step.
+            raise ValueError(f"guidance_interval must satisfy 0 <= LO <= HI <= 1, got {lo} {hi}")
+
     @property
     def size_multiple(self) -> int:
         # Full latents must halve cleanly for previews, so 2x the VAE's factor.
@@ -153,6 +159,11 @@ def _from_dict(cls: type, data: dict) -> object:
         if dataclasses.is_dataclass(hint):
             value = _from_dict(hint, value)
         elif typing.get_origin(hint) is tuple:
-            value = tuple(value)
+            value = _as_tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _as_tuple(value: object) -> object:
+    """JSON lists back to the (nested) tuples a frozen spec holds, so specs compare and hash."""
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value

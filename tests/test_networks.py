@@ -72,8 +72,25 @@ def test_rope_splits_head_channels_and_encodes_each_axis():
 def test_spec_round_trips_through_json_and_rejects_unknown_keys():
     assert spec_from_json(spec_to_json(TINY)) == TINY
     assert spec_from_json(spec_to_json(SPECS["sora-mini"])) == SPECS["sora-mini"]
+    wan = SPECS["wan2.1-t2v-1.3b"]  # nested tuples (native sizes) come back as tuples, not lists
+    assert spec_from_json(spec_to_json(wan)) == wan and hash(spec_from_json(spec_to_json(wan))) == hash(wan)
     with pytest.raises(ValueError, match="unknown"):
         spec_from_json(spec_to_json(TINY).replace('"fps"', '"fpz"'))
+
+
+def test_weights_whose_spec_turns_guidance_off_are_refused(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from sora_cli.weights import write_checksums
+
+    folder = tmp_path / "empty-interval"
+    shutil.copytree(tiny, folder)
+    meta = {"spec": spec_to_json(TINY).replace('"guidance_interval": [0.0, 1.0]', '"guidance_interval": [0.8, 0.2]')}
+    assert meta["spec"] != spec_to_json(TINY)
+    save_file(load_file(folder / "model.safetensors"), str(folder / "model.safetensors"), metadata=meta)
+    write_checksums(folder)
+    with pytest.raises(BadInput, match="guidance_interval"):
+        load_model(str(folder), torch.device("cpu"), torch.float32)
 
 
 def test_weights_load_strictly_and_match_what_was_saved(tiny):
