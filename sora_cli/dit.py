@@ -27,6 +27,31 @@ def timestep_embedding(t: Tensor, dim: int) -> Tensor:
     return torch.cat([args.cos(), args.sin()], dim=-1)
 
 
+# Frequencies per axis of the frame-position features: enough to resolve thirds of a frame.
+FRAME_FREQS = 4
+FRAME_FEATURES = 3 + 4 * FRAME_FREQS
+
+
+def frame_position_features(grid: tuple[int, int], patch: tuple[int, int], size: tuple[int, int],
+                            device: torch.device | None = None) -> Tensor:
+    """(gh*gw, FRAME_FEATURES) features of where each token's centre sits in the frame.
+
+    Coordinates are fractions of the frame's height and width (as the world's layout words
+    are), so a position means the same at every size and aspect; tokens past the edge
+    (padding) get coordinates just beyond 1. The frame's log aspect rides along: sizes are
+    fractions of its shorter side, which a token cannot otherwise see from pure noise.
+    """
+    (gh, gw), (ph, pw), (h, w) = grid, patch, size
+    ys = (torch.arange(gh, device=device, dtype=torch.float32) * ph + ph / 2) / h
+    xs = (torch.arange(gw, device=device, dtype=torch.float32) * pw + pw / 2) / w
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    coords = torch.stack([y.reshape(-1), x.reshape(-1)], dim=-1)  # (N, 2) in [0, 1]
+    k = torch.arange(1, FRAME_FREQS + 1, device=device, dtype=torch.float32) * math.pi
+    angles = (coords[..., None] * k).reshape(coords.shape[0], -1)
+    aspect = torch.full_like(coords[:, :1], math.log(w / h))
+    return torch.cat([coords * 2 - 1, aspect, angles.cos(), angles.sin()], dim=-1)
+
+
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     return x * (1 + scale) + shift
 
@@ -65,6 +90,11 @@ class DiT(nn.Module):
         self.text_proj = nn.Sequential(nn.Linear(text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
         self.time_embed = nn.Sequential(nn.Linear(spec.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList([DiTBlock(spec) for _ in range(spec.depth)])
+        if spec.frame_positions:
+            # Zero-initialised: a model trained without it starts out exactly as it was.
+            self.frame_pos = nn.Linear(FRAME_FEATURES, d)
+            nn.init.zeros_(self.frame_pos.weight)
+            nn.init.zeros_(self.frame_pos.bias)
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(d, 2 * d)
         self.proj_out = nn.Linear(d, patch_dim)
@@ -82,6 +112,9 @@ class DiT(nn.Module):
         gt, gh, gw = T // pt, (H + pad_h) // ph, (W + pad_w) // pw
         tokens = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
         h = self.patch_embed(tokens)  # (B, N, D)
+        if self.spec.frame_positions:
+            where = frame_position_features((gh, gw), (ph, pw), (H, W), h.device).to(h.dtype)
+            h = h + repeat(self.frame_pos(where), "s d -> (t s) d", t=gt)
 
         frame_t = t[:, ::pt]  # (B, gt)
         c = self.time_embed(timestep_embedding(frame_t, self.spec.freq_dim).to(h.dtype))  # (B, gt, D)

@@ -40,6 +40,10 @@ class DiTSpec:
     mlp_ratio: float = 4.0
     freq_dim: int = 256
     rope_theta: float = 10000.0
+    # Also tell each token where it sits in the frame (fractions of its width and height).
+    # RoPE alone is relative: from pure noise a DiT could not tell left from right, so it
+    # could not place "a ball on the left" (sora-mini v4 drew objects anywhere at t ~ 1).
+    frame_positions: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class ModelSpec:
 SORA_MINI = ModelSpec(
     name="sora-mini",
     vae=VAESpec(latent_channels=16, base_channels=8, channel_mults=(1, 2, 4, 8)),
-    dit=DiTSpec(dim=192, depth=6, heads=3),
+    dit=DiTSpec(dim=192, depth=6, heads=3, frame_positions=True),
     text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
     max_area=144 * 80,
     steps=30,

@@ -1,15 +1,19 @@
 """The video autoencoder, the DiT and the weights format."""
 
 import json
+import math
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
 
-from sora_cli.dit import DiT
+from sora_cli.dit import FRAME_FEATURES, DiT, frame_position_features
 from sora_cli.errors import BadInput
+from sora_cli.model import VideoModel
 from sora_cli.rope import axis_dims, rope_3d
 from sora_cli.specs import SPECS, DiTSpec, VAESpec, spec_from_json, spec_to_json
+from sora_cli.training.loop import grow_into
 from sora_cli.vae import VideoAutoencoder
 from sora_cli.video_io import read_video
 from sora_cli.weights import PROJECT_WEIGHTS, load_model
@@ -58,6 +62,55 @@ def test_dit_takes_any_size_and_length_and_starts_at_zero():
         out = dit(torch.randn(shape), torch.rand(1, shape[2]), ctx, mask)
         assert out.shape == shape
         assert torch.count_nonzero(out) == 0  # adaLN-Zero and a zero output layer
+
+
+def _randomised_dit(spec: DiTSpec) -> DiT:
+    torch.manual_seed(0)
+    dit = DiT(spec, 4, 16)
+    for p in dit.parameters():  # past adaLN-Zero's zeros, so every path does something
+        torch.nn.init.normal_(p, std=0.2)
+    return dit
+
+
+@pytest.mark.parametrize("frame_positions", [False, True])
+def test_only_frame_positions_let_the_dit_place_things_from_a_blank_input(frame_positions):
+    # RoPE is relative: on a blank input every token sees the same thing, so without frame
+    # positions the output is the same everywhere, and "on the left" cannot be drawn from noise.
+    dit = _randomised_dit(DiTSpec(dim=32, depth=2, heads=2, frame_positions=frame_positions))
+    ctx, mask = torch.randn(1, 3, 16), torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        out = dit(torch.ones(1, 4, 2, 8, 12), torch.ones(1, 2), ctx, mask)
+    # How the output changes one patch (2 latent cells) across and one down.
+    change = max((out[..., 2:] - out[..., :-2]).abs().max(), (out[..., 2:, :] - out[..., :-2, :]).abs().max())
+    if frame_positions:
+        assert change > 0.05
+    else:
+        assert change < 1e-5
+
+
+def test_frame_positions_are_fractions_of_the_frame_at_every_size():
+    # The token under the same fraction of a frame gets the same coordinates at any size.
+    small = frame_position_features((5, 9), (2, 2), (10, 18))
+    large = frame_position_features((15, 27), (2, 2), (30, 54))  # three times the size
+    assert small.shape == (45, FRAME_FEATURES)
+    assert torch.allclose(small[0, :2], torch.tensor([-0.8, -8 / 9]), atol=1e-6)  # first token: centre at 1/10, 1/18
+    assert torch.allclose(large[1 * 27 + 1], small[0])  # ... as the large grid's second token of its second row
+    assert torch.allclose(small[:, 2], torch.full((45,), math.log(18 / 10)))  # the aspect rides along
+
+
+def test_a_model_grows_frame_positions_from_weights_made_without_them():
+    torch.manual_seed(0)
+    old = VideoModel(TINY)
+    for p in old.dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    grown = VideoModel(replace(TINY, dit=replace(TINY.dit, frame_positions=True)))
+    assert grow_into(grown, old.state_dict()) == ["dit.frame_pos.weight", "dit.frame_pos.bias"]
+    x, t = torch.randn(1, 4, 2, 6, 8), torch.rand(1, 2)
+    ctx, mask = torch.randn(1, 3, 32), torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        assert torch.equal(grown.dit(x, t, ctx, mask), old.dit(x, t, ctx, mask))  # starts as it was
+    with pytest.raises(ValueError, match="no place for: dit.frame_pos"):
+        grow_into(old, grown.state_dict())
 
 
 def test_rope_splits_head_channels_and_encodes_each_axis():

@@ -180,10 +180,10 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
         from sora_cli.weights import load_model
 
         loaded = load_model(str(cfg.init_from), device, torch.float32)
-        net.load_state_dict(loaded.net.state_dict(), strict=True)
-        ema.load_state_dict(loaded.net.state_dict(), strict=True)
+        new = grow_into(net, loaded.net.state_dict())
+        grow_into(ema, loaded.net.state_dict())
         state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
-        log(f"starting from weights in {cfg.init_from}")
+        log(f"starting from weights in {cfg.init_from}" + (f" (new, zero-initialised: {', '.join(new)})" if new else ""))
     sizes = working_sizes(spec)
     start = last_ckpt = time.time()
     end = start + cfg.minutes * 60
@@ -236,6 +236,18 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
     checkpoint.save(cfg.out, net, ema, optims, state)
     log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
     return cfg.out
+
+
+def grow_into(net: VideoModel, weights: dict[str, torch.Tensor]) -> list[str]:
+    """Load weights made by a spec that lacked some of `net`'s layers; -> the names of those layers.
+
+    Layers a spec adds (DiTSpec.frame_positions) start at zero, so the grown model begins as
+    the one it grew from. Weights the net has no place for, or of another shape, are refused.
+    """
+    result = net.load_state_dict(weights, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f"weights the model has no place for: {', '.join(result.unexpected_keys)}")
+    return list(result.missing_keys)
 
 
 @torch.no_grad()
