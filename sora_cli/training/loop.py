@@ -181,7 +181,7 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
 
         loaded = load_model(str(cfg.init_from), device, torch.float32)
         new = grow_into(net, loaded.net.state_dict())
-        grow_into(ema, loaded.net.state_dict())
+        ema.load_state_dict(net.state_dict())
         state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
         log(f"starting from weights in {cfg.init_from}" + (f" (new, zero-initialised: {', '.join(new)})" if new else ""))
     sizes = working_sizes(spec)
