@@ -200,12 +200,13 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
         v2v_colour.append(bool(result.get("colour")))
         v2v_motion.append(bool(result.get("motion")))
         log(f"conditioned modes {i + 1}/{len(conditioned)}")
-    report["animate"] = {"frame0_psnr_db": round(float(np.mean(animate_psnr)), 2),
-                         "seam_over_typical": round(float(np.mean(animate_seam)), 2)}
-    report["extend"] = {"seam_over_typical": round(float(np.mean(extend_seam)), 2)}
-    report["loop"] = {"seam_over_typical": round(float(np.mean(loop_seam)), 2)}
-    report["v2v"] = {"colour_changed": round(float(np.mean(v2v_colour)), 3),
-                     "motion_kept": round(float(np.mean(v2v_motion)), 3)}
+    if conditioned:  # --modes 0 leaves these rows out rather than reporting means of nothing
+        report["animate"] = {"frame0_psnr_db": round(float(np.mean(animate_psnr)), 2),
+                             "seam_over_typical": round(float(np.mean(animate_seam)), 2)}
+        report["extend"] = {"seam_over_typical": round(float(np.mean(extend_seam)), 2)}
+        report["loop"] = {"seam_over_typical": round(float(np.mean(loop_seam)), 2)}
+        report["v2v"] = {"colour_changed": round(float(np.mean(v2v_colour)), 3),
+                         "motion_kept": round(float(np.mean(v2v_motion)), 3)}
     if long_seconds:
         report["long"] = long_clip(engine, rng, seed, long_seconds, log, _job)
     return report

@@ -276,3 +276,17 @@ def test_autoencoder_trains_on_whole_windows():
         change = (vae.decode(vae.encode(video)) - vae.decode(vae.encode(moved))).abs().amax(dim=(0, 1, 3, 4))
     assert change[-1] > 1e-6, "frame 0 should reach a window's last frame"
     assert max(f for f, _ in VAE_CLIPS) >= frames
+
+
+def test_eval_with_no_conditioned_modes_leaves_their_rows_out(cli):
+    import json
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's "mean of empty slice"
+        r = cli("eval", "--model", cli.model, "--prompts", "1", "--modes", "0", "--long-seconds", "0", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert {"preview", "full"} <= set(report)
+    assert not set(report) & {"animate", "extend", "loop", "v2v", "long"}
+    assert cli("eval", "--model", cli.model, "--modes", "-1").exit_code == 2

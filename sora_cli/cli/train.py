@@ -68,9 +68,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command(name="eval")
     def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "sora-mini",
-                 prompts: Annotated[int, typer.Option(help="Held-out prompts, each at preview and full size.")] = 20,
-                 modes: Annotated[int, typer.Option(help="Clips for each of animate, extend, loop and v2v.")] = 4,
-                 long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).")] = 60.0,
+                 prompts: Annotated[int, typer.Option(help="Held-out prompts, each at preview and full size.", min=1)] = 20,
+                 modes: Annotated[int, typer.Option(help="Clips for each of animate, extend, loop and v2v (0: skip).", min=0)] = 4,
+                 long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).", min=0.0)] = 60.0,
                  seed: Annotated[int, typer.Option(help="Picks the prompts and the sampling seeds.")] = 0,
                  device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
                  guidance: Annotated[Optional[float], typer.Option(
