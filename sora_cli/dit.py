@@ -67,8 +67,11 @@ class DiTBlock(nn.Module):
         self.norm3 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.mlp = MLP(d, spec.mlp_ratio)
         self.ada = nn.Linear(d, 6 * d)
-        nn.init.zeros_(self.ada.weight)  # adaLN-Zero: every block starts as the identity
-        nn.init.zeros_(self.ada.bias)
+        # Every block starts as the identity: adaLN-Zero gates self-attention and the MLP, and the
+        # ungated cross-attention starts with a zero output (so grown blocks change nothing).
+        for layer in (self.ada, self.cross.o):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor,
                 rope: tuple[Tensor, Tensor]) -> Tensor:

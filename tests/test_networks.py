@@ -13,7 +13,7 @@ from sora_cli.errors import BadInput
 from sora_cli.model import VideoModel
 from sora_cli.rope import axis_dims, rope_3d
 from sora_cli.specs import SPECS, DiTSpec, VAESpec, spec_from_json, spec_to_json
-from sora_cli.training.loop import grow_into
+from sora_cli.training.loop import grow_into, module_names
 from sora_cli.vae import VideoAutoencoder
 from sora_cli.video_io import read_video
 from sora_cli.weights import PROJECT_WEIGHTS, load_model
@@ -111,6 +111,20 @@ def test_a_model_grows_frame_positions_from_weights_made_without_them():
         assert torch.equal(grown.dit(x, t, ctx, mask), old.dit(x, t, ctx, mask))  # starts as it was
     with pytest.raises(ValueError, match="no place for: dit.frame_pos"):
         grow_into(old, grown.state_dict())
+
+
+def test_a_model_grows_deeper_from_weights_of_a_shallower_one():
+    torch.manual_seed(0)
+    old = VideoModel(TINY)
+    for p in old.dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    grown = VideoModel(replace(TINY, dit=replace(TINY.dit, depth=TINY.dit.depth + 2)))
+    new = grow_into(grown, old.state_dict())
+    assert module_names(new) == [f"dit.blocks.{TINY.dit.depth}", f"dit.blocks.{TINY.dit.depth + 1}"]
+    x, t = torch.randn(1, 4, 2, 6, 8), torch.rand(1, 2)
+    ctx, mask = torch.randn(1, 3, 32), torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        assert torch.equal(grown.dit(x, t, ctx, mask), old.dit(x, t, ctx, mask))  # the new blocks pass through
 
 
 def test_rope_splits_head_channels_and_encodes_each_axis():

@@ -183,7 +183,8 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
         new = grow_into(net, loaded.net.state_dict())
         ema.load_state_dict(net.state_dict())
         state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
-        log(f"starting from weights in {cfg.init_from}" + (f" (new, zero-initialised: {', '.join(new)})" if new else ""))
+        grown = f" (new layers: {', '.join(module_names(new))})" if new else ""
+        log(f"starting from weights in {cfg.init_from}{grown}")
     sizes = working_sizes(spec)
     start = last_ckpt = time.time()
     end = start + cfg.minutes * 60
@@ -241,13 +242,24 @@ def train(cfg: TrainConfig, log: Log = print) -> Path:
 def grow_into(net: VideoModel, weights: dict[str, torch.Tensor]) -> list[str]:
     """Load weights made by a spec that lacked some of `net`'s layers; -> the names of those layers.
 
-    Layers a spec adds (DiTSpec.frame_positions) start at zero, so the grown model begins as
-    the one it grew from. Weights the net has no place for, or of another shape, are refused.
+    Layers a spec adds start out changing nothing (DiTSpec.frame_positions at zero, extra
+    DiT blocks as adaLN-Zero identities), so the grown model begins as the one it grew from.
+    Weights the net has no place for, or of another shape, are refused.
     """
     result = net.load_state_dict(weights, strict=False)
     if result.unexpected_keys:
         raise ValueError(f"weights the model has no place for: {', '.join(result.unexpected_keys)}")
     return list(result.missing_keys)
+
+
+def module_names(names: list[str]) -> list[str]:
+    """Parameter names as the layers or blocks that hold them: dit.blocks.6.attn.q.weight -> dit.blocks.6."""
+    out: dict[str, None] = {}
+    for name in names:
+        parts = name.split(".")
+        index = next((i for i, p in enumerate(parts) if p.isdigit()), len(parts) - 2)
+        out[".".join(parts[:index + 1])] = None
+    return list(out)
 
 
 @torch.no_grad()
