@@ -98,33 +98,36 @@ def test_frame_positions_are_fractions_of_the_frame_at_every_size():
     assert torch.allclose(small[:, 2], torch.full((45,), math.log(18 / 10)))  # the aspect rides along
 
 
-def test_a_model_grows_frame_positions_from_weights_made_without_them():
+def _trained_looking_tiny_model() -> VideoModel:
     torch.manual_seed(0)
-    old = VideoModel(TINY)
-    for p in old.dit.parameters():
+    model = VideoModel(TINY)
+    for p in model.dit.parameters():
         torch.nn.init.normal_(p, std=0.05)
-    grown = VideoModel(replace(TINY, dit=replace(TINY.dit, frame_positions=True)))
-    assert grow_into(grown, old.state_dict()) == ["dit.frame_pos.weight", "dit.frame_pos.bias"]
+    return model
+
+
+def _same_dit_output(a: VideoModel, b: VideoModel) -> bool:
     x, t = torch.randn(1, 4, 2, 6, 8), torch.rand(1, 2)
     ctx, mask = torch.randn(1, 3, 32), torch.ones(1, 3, dtype=torch.bool)
     with torch.no_grad():
-        assert torch.equal(grown.dit(x, t, ctx, mask), old.dit(x, t, ctx, mask))  # starts as it was
+        return torch.equal(a.dit(x, t, ctx, mask), b.dit(x, t, ctx, mask))
+
+
+def test_a_model_grows_frame_positions_from_weights_made_without_them():
+    old = _trained_looking_tiny_model()
+    grown = VideoModel(replace(TINY, dit=replace(TINY.dit, frame_positions=True)))
+    assert grow_into(grown, old.state_dict()) == ["dit.frame_pos.weight", "dit.frame_pos.bias"]
+    assert _same_dit_output(grown, old)  # starts as it was
     with pytest.raises(ValueError, match="no place for: dit.frame_pos"):
         grow_into(old, grown.state_dict())
 
 
 def test_a_model_grows_deeper_from_weights_of_a_shallower_one():
-    torch.manual_seed(0)
-    old = VideoModel(TINY)
-    for p in old.dit.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    old = _trained_looking_tiny_model()
     grown = VideoModel(replace(TINY, dit=replace(TINY.dit, depth=TINY.dit.depth + 2)))
     new = grow_into(grown, old.state_dict())
     assert module_names(new) == [f"dit.blocks.{TINY.dit.depth}", f"dit.blocks.{TINY.dit.depth + 1}"]
-    x, t = torch.randn(1, 4, 2, 6, 8), torch.rand(1, 2)
-    ctx, mask = torch.randn(1, 3, 32), torch.ones(1, 3, dtype=torch.bool)
-    with torch.no_grad():
-        assert torch.equal(grown.dit(x, t, ctx, mask), old.dit(x, t, ctx, mask))  # the new blocks pass through
+    assert _same_dit_output(grown, old)  # the new blocks pass through
 
 
 def test_rope_splits_head_channels_and_encodes_each_axis():
