@@ -43,10 +43,10 @@ def model_dir() -> str:
     try:
         return str(find_model("sora-mini"))
     except BadInput:
-        from sora_cli.model import VideoModel
+        from sora_cli.models.mini.folder import save_model
+        from sora_cli.models.mini.network import VideoModel
+        from sora_cli.models.mini.tokenizer import WordTokenizer
         from sora_cli.specs import SORA_MINI
-        from sora_cli.tokenizer import WordTokenizer
-        from sora_cli.weights import save_model
 
         folder = Path(tempfile.mkdtemp()) / "sora-mini-random"
         save_model(VideoModel(SORA_MINI), SORA_MINI, WordTokenizer(["a", "red", "ball"]), folder)
@@ -57,7 +57,7 @@ def run_case(model: str, preset: str, duration: float, preview: bool) -> dict:
     """In a child process: load, then one clip; reports timings as JSON on stdout."""
     from sora_cli.clip import make_clip
     from sora_cli.engine import Engine
-    from sora_cli.jobs import settings_for
+    from sora_cli.plan import plan_clip
     from sora_cli.requests import Request, build_job
     from sora_cli.sampler import guided
     from sora_cli.weights import load_model
@@ -67,15 +67,16 @@ def run_case(model: str, preset: str, duration: float, preview: bool) -> dict:
     m = load_model(model, torch.device("cpu"), torch.float32)
     load_s = time.perf_counter() - t0
     out = Path(tempfile.mkdtemp()) / "bench.mp4"
-    job = build_job(Request("generate", "a red ball bounces on the left", seed=1, preset=preset,
-                            duration=duration, model=model, output=str(out), preview=preview))
+    job, output = build_job(Request(mode="generate", prompt="a red ball bounces on the left", seed=1, preset=preset,
+                                    duration=duration, model=model, output=str(out), preview=preview))
+    plan = plan_clip(job, m)
     stamps: list[float] = []
     engine = Engine(m, lambda window, step, steps: stamps.append(time.perf_counter()))
-    result = make_clip(job, m, engine)
+    result = make_clip(plan, output, engine)
     step_gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b - a > 0]
     step_s = sorted(step_gaps)[len(step_gaps) // 2] if step_gaps else float("nan")
 
-    s = settings_for(job, m.spec)
+    s = plan.settings
     vf = m.spec.vae.spatial_factor
     lat = (1, m.spec.vae.latent_channels, m.net.vae.latent_frames(m.spec.window_frames), s.height // vf, s.width // vf)
     ctx, mask, _ = m.encode_text(["a red ball", ""])

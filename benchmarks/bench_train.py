@@ -24,14 +24,14 @@ import torch
 
 def main() -> None:
     from sora_cli.errors import BadInput
-    from sora_cli.model import VideoModel
+    from sora_cli.models.mini.network import VideoModel
+    from sora_cli.models.mini.tokenizer import WordTokenizer
+    from sora_cli.research.training import loop
+    from sora_cli.research.training.data import working_sizes
+    from sora_cli.research.training.latent_pool import LatentPool
+    from sora_cli.research.world.captions import vocabulary
     from sora_cli.specs import SORA_MINI as spec
-    from sora_cli.tokenizer import WordTokenizer
-    from sora_cli.training import loop
-    from sora_cli.training.data import working_sizes
-    from sora_cli.training.latent_pool import LatentPool
     from sora_cli.weights import find_model, load_model
-    from sora_cli.world.captions import vocabulary
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reuse", type=int, nargs="+", default=[1, 2, 4])

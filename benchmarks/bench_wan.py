@@ -19,10 +19,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from sora_cli.models.wan.configs import UMT5Config, WanDiTConfig, WanVAEConfig
+from sora_cli.models.wan.model import WanNetworks
 from sora_cli.sampler import guided, sample, schedule
 from sora_cli.specs import WAN_T2V_1_3B as SPEC
-from sora_cli.wan.configs import UMT5Config, WanDiTConfig, WanVAEConfig
-from sora_cli.wan.model import WanNetworks
 
 # The released 1.3B model's config.json values (transformer/ and vae/ of the repository).
 DIT = WanDiTConfig(num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, num_layers=30, text_dim=4096)

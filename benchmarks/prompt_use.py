@@ -24,12 +24,12 @@ TIMES = (0.3, 0.6, 0.8, 0.9, 0.95, 1.0)
 
 
 def main() -> None:
-    from sora_cli.evaluation import PRESETS, held_out_scenes
     from sora_cli.frames import to_model
-    from sora_cli.presets import working_size
-    from sora_cli.training.data import foreground, latent_grid
+    from sora_cli.presets import get_preset, working_size
+    from sora_cli.research.evaluation import PRESETS, held_out_scenes
+    from sora_cli.research.training.data import foreground, latent_grid
+    from sora_cli.research.world.render import render
     from sora_cli.weights import load_model
-    from sora_cli.world.render import render
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="sora-mini")
@@ -41,7 +41,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = load_model(args.model, torch.device("cpu"), torch.float32)
     spec, net = model.spec, model.net
-    w, h = working_size(*PRESETS[args.preset], spec.max_area, spec.size_multiple)
+    preset = get_preset(args.preset)
+    w, h = working_size(preset.width, preset.height, spec.max_area, spec.size_multiple)
     if args.preview:
         w, h = w // 2, h // 2
     items = held_out_scenes(args.clips, args.seed)

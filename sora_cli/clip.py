@@ -1,15 +1,15 @@
-"""Make one clip: render a job with a loaded model and write it with its metadata."""
+"""Make one clip: render a plan and write it with its metadata."""
 
 from __future__ import annotations
 
 import shlex
 import time
-from pathlib import Path
 
 from sora_cli import __version__
 from sora_cli.engine import Engine
-from sora_cli.jobs import Job, output_frames, output_size, render, settings_for, total_frames
-from sora_cli.model import LoadedModel
+from sora_cli.jobs import Job, Output
+from sora_cli.plan import ClipPlan
+from sora_cli.render import output_frames, render, total_frames
 from sora_cli.video_io import write_video
 
 
@@ -38,16 +38,16 @@ def rerender_command(job: Job, preview: bool) -> str:
     return shlex.join(args)
 
 
-def metadata(job: Job, model: LoadedModel, unknown: list[str], extra: dict | None = None) -> dict:
-    s = settings_for(job, model.spec)
-    width, height = output_size(job)
+def metadata(plan: ClipPlan, model_source: str, extra: dict | None = None) -> dict:
+    job, s = plan.job, plan.settings
+    width, height = plan.output_size
     data = {
         "sora_cli": __version__, "mode": job.mode, "prompt": job.prompt, "negative": s.negative,
-        "seed": job.seed, "model": model.spec.name, "model_source": str(model.source),
+        "seed": job.seed, "model": plan.model_name, "model_source": model_source,
         "steps": s.steps, "guidance": s.guidance, "guidance_interval": list(s.guidance_interval), "shift": s.shift,
         "width": width, "height": height, "fps": job.fps, "working_size": [s.width, s.height],
         "preview": job.preview, "image": job.image_path, "video": job.video_path,
-        "command": rerender_command(job, job.preview), "unknown_words": unknown,
+        "command": rerender_command(job, job.preview), "unknown_words": list(plan.unknown_words),
     }
     if job.mode == "animate":
         data["at"] = job.at
@@ -58,22 +58,22 @@ def metadata(job: Job, model: LoadedModel, unknown: list[str], extra: dict | Non
     return data | (extra or {})
 
 
-def make_clip(job: Job, model: LoadedModel, engine: Engine, extra: dict | None = None) -> dict:
-    """Render and write `job`; returns what a script needs to know about the result."""
+def make_clip(plan: ClipPlan, output: Output, engine: Engine, extra: dict | None = None) -> dict:
+    """Render `plan` and write it to `output`; returns what a script needs to know about the result."""
     start = time.perf_counter()
-    unknown = model.unknown_words(job.prompt)
-    segments = render(job, engine)
-    width, height = output_size(job)
-    meta = metadata(job, model, unknown, extra)
+    job = plan.job
+    segments = render(plan, engine)
+    width, height = plan.output_size
+    meta = metadata(plan, str(engine.model.source), extra)
     meta["frames"] = total_frames(segments)
     frames, frame_w, frame_h = output_frames(segments, width, height)
-    write_video(job.output, frames, (frame_w, frame_h), (width, height), job.fps, meta, job.overwrite,
+    write_video(output.path, frames, (frame_w, frame_h), (width, height), job.fps, meta, output.overwrite,
                 draft=job.preview)
     result = {
-        "output": str(job.output), "sidecar": str(Path(job.output).with_suffix(".json")),
-        "mode": job.mode, "seed": job.seed, "model": model.spec.name, "width": width, "height": height,
+        "output": str(output.path), "sidecar": str(output.path.with_suffix(".json")),
+        "mode": job.mode, "seed": job.seed, "model": plan.model_name, "width": width, "height": height,
         "fps": job.fps, "frames": meta["frames"], "preview": job.preview,
-        "seconds": round(time.perf_counter() - start, 3), "unknown_words": unknown,
+        "seconds": round(time.perf_counter() - start, 3), "unknown_words": list(plan.unknown_words),
     }
     if job.preview:
         result["full_render"] = rerender_command(job, preview=False)

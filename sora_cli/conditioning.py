@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sora_cli.vae import VideoAutoencoder
+from sora_cli.models.interface import Latents
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Condition:
     strength: float = 1.0
 
 
-def place(conditions: list[Condition], vae: VideoAutoencoder, init: Tensor) -> tuple[Tensor, Tensor]:
+def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tensor, Tensor]:
     """Write the conditions' latents into init (B, C, T, H, W) -> (init, strength per latent frame)."""
     init = init.clone()
     strength = torch.zeros(init.shape[2], device=init.device)

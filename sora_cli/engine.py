@@ -17,8 +17,14 @@ from einops import rearrange
 from torch import Tensor
 
 from sora_cli.conditioning import Condition, place
-from sora_cli.frames import resample_indices, round_up_frames, to_model, to_uint8
-from sora_cli.model import LoadedModel
+from sora_cli.frames import (
+    resample_indices,
+    round_down_frames,
+    round_up_frames,
+    to_model,
+    to_uint8,
+)
+from sora_cli.models.interface import LoadedModel
 from sora_cli.sampler import guided, sample, schedule
 from sora_cli.seams import fade_in_joins
 
@@ -37,7 +43,8 @@ class Settings:
     width: int  # working size
     height: int
     preview: bool = False  # draw noise at twice the size and pool it, so previews share composition
-    sdedit_strength: float = 1.0  # < 1: start from the noised source (v2v)
+    # Time t at which sampling starts: 1 is pure noise; v2v starts lower, from its noised source (SDEdit).
+    start_time: float = 1.0
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # times t at which guidance applies
 
 
@@ -84,7 +91,7 @@ class Engine:
         noise = self._noise(s, shape, index).to(m.device, m.dtype)
         if source is not None:
             init = m.net.vae.encode(to_model(source).to(m.device, m.dtype).permute(1, 0, 2, 3).unsqueeze(0))
-            start = s.sdedit_strength
+            start = s.start_time
         else:
             init, start = torch.zeros_like(noise), 1.0
         init, strength = place(conditions, m.net.vae, init)
@@ -156,11 +163,6 @@ class Engine:
             return None
         frames = torch.cat(parts)
         return frames[-min(ctx_len, round_down_frames(frames.shape[0], self.tf)):]
-
-
-def round_down_frames(n: int, factor: int) -> int:
-    """Largest 1 + k*factor <= n."""
-    return 1 + factor * ((n - 1) // factor)
 
 
 def _pad_to(frames: Tensor, length: int) -> Tensor:

@@ -55,3 +55,8 @@ def retime(frames: Tensor, src_fps: float, dst_fps: float) -> Tensor:
 def round_up_frames(n: int, factor: int) -> int:
     """Smallest 1 + k*factor >= n: the frame counts a causal VAE takes."""
     return 1 + factor * max(0, math.ceil((n - 1) / factor))
+
+
+def round_down_frames(n: int, factor: int) -> int:
+    """Largest 1 + k*factor <= n."""
+    return 1 + factor * ((n - 1) // factor)

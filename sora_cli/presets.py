@@ -78,8 +78,3 @@ def model_size(width: int, height: int, max_area: int, multiple: int,
             return nw, nh, True
     w, h = working_size(width, height, max_area, multiple)
     return w, h, not native
-
-
-def preview_size(width: int, height: int) -> tuple[int, int]:
-    """Previews are written at a quarter of each side (even), e.g. 480x270 for 1920x1080."""
-    return max(2, round(width / 4 / 2) * 2), max(2, round(height / 4 / 2) * 2)

@@ -1,4 +1,4 @@
-"""From what a user asked (CLI flags or a batch item) to a validated Job.
+"""From what a user asked (CLI flags or a batch item) to a validated Job and its Output.
 
 Everything that can be checked without the model is checked here, before any weights
 load: the prompt, sizes, frame counts, input files, the output path.
@@ -12,12 +12,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from sora_cli.errors import BadInput
-from sora_cli.jobs import MODES, Job
+from sora_cli.jobs import MODES, V2V_STRENGTH, Job, Output
 from sora_cli.presets import DEFAULT_PRESET, check_size, get_preset
 from sora_cli.video_io import check_output, read_image, read_video
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
     mode: str = "generate"
     prompt: str = ""
@@ -36,7 +36,7 @@ class Request:
     at: str = "start"
     video: str | None = None
     backward: bool = False
-    strength: float = 0.6
+    strength: float = V2V_STRENGTH
     model: str = "sora-mini"
     output: str | None = None
     preview: bool = False
@@ -65,7 +65,7 @@ def default_output(req: Request, seed: int, folder: Path = Path(".")) -> Path:
     return path
 
 
-def build_job(req: Request, default_folder: Path = Path(".")) -> Job:
+def build_job(req: Request, default_folder: Path = Path(".")) -> tuple[Job, Output]:
     if req.mode not in MODES:
         raise BadInput(f"unknown mode '{req.mode}' (use {', '.join(MODES)})")
     prompt = (req.prompt or "").strip()
@@ -103,13 +103,13 @@ def build_job(req: Request, default_folder: Path = Path(".")) -> Job:
     if not output.suffix:
         output = output.with_suffix(".mp4")
     check_output(output, req.overwrite)
-    return Job(
+    job = Job(
         mode=req.mode, prompt=prompt, seed=seed, model=req.model, width=width, height=height,
-        fps=fps, frames=frames, output=output, negative=req.negative, steps=req.steps,
+        fps=fps, frames=frames, negative=req.negative, steps=req.steps,
         guidance=req.guidance, preview=req.preview, image=image, image_path=req.image, at=req.at,
         video=video, video_path=req.video, backward=req.backward, strength=req.strength,
-        overwrite=req.overwrite,
     )
+    return job, Output(output, req.overwrite)
 
 
 def _size_and_fps(req: Request, video) -> tuple[int, int, float, float]:

@@ -58,9 +58,12 @@ class TextSpec:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
+    # The autoencoder's geometry (its factors and latent channels) is what the engine reads;
+    # the rest of these three describe sora-mini's own networks. Wan's networks are sized by
+    # their repository's config.json files, so a Wan spec leaves dit and text empty.
     vae: VAESpec = field(default_factory=VAESpec)
-    dit: DiTSpec = field(default_factory=DiTSpec)
-    text: TextSpec = field(default_factory=TextSpec)
+    dit: DiTSpec | None = None
+    text: TextSpec | None = None
     fps: int = 24
     # Frames the DiT sees at once (1 + 4k); longer clips are chained windows.
     window_frames: int = 49
@@ -115,14 +118,12 @@ WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，
                 "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
 
 # Wan2.1-T2V-1.3B (Apache-2.0) from its Diffusers-format repository. The networks' sizes come
-# from the repository's config.json files; this records what the engine needs around them:
+# from the repository's config.json files (the one source); this records what the engine needs around them:
 # 8x8x4 compression to 16 channels, 81-frame windows (5 s at 16 fps), 832x480 native
 # area, and the sampler settings of its model card (50 steps, guidance 5, flow shift 3).
 WAN_T2V_1_3B = ModelSpec(
     name="wan2.1-t2v-1.3b",
     vae=VAESpec(latent_channels=16, base_channels=96, channel_mults=(1, 2, 4, 4), temporal_down=(False, True, True)),
-    dit=DiTSpec(dim=1536, depth=30, heads=12, patch=(1, 2, 2)),
-    text=TextSpec(vocab_size=256384, dim=4096, depth=24, heads=64, max_tokens=512),
     fps=16,
     window_frames=81,
     context_frames=9,
@@ -159,13 +160,20 @@ def _from_dict(cls: type, data: dict) -> object:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        hint = _dataclass_in(hints[key])
+        if hint is not None and value is not None:
             value = _from_dict(hint, value)
-        elif typing.get_origin(hint) is tuple:
+        elif typing.get_origin(hints[key]) is tuple:
             value = _as_tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _dataclass_in(hint: object) -> type | None:
+    """The dataclass a field holds: its type, or the one inside `X | None`."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    return next((a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), None)
 
 
 def _as_tuple(value: object) -> object:

@@ -1,26 +1,22 @@
-"""Finding, verifying and loading model weights. Safetensors only, loaded strictly.
+"""Finding a model's folder and loading it with its family's loader.
 
-A model directory holds model.safetensors (its spec in the metadata), vocab.json and
-SHA256SUMS. Lookup order for a model name: $SORA_WEIGHTS_DIR/<name>, the project's
-weights/<name>, then the Hugging Face cache (offline; `sora pull` fills it).
+Lookup order for a model name: $SORA_WEIGHTS_DIR/<name>, the project's weights/<name>,
+then the Hugging Face cache (offline; `sora pull` fills it). A folder with a
+model_index.json is a Diffusers-format Wan repository; any other is a sora-mini folder.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from sora_cli.errors import BadInput
-from sora_cli.model import LoadedModel, VideoModel
-from sora_cli.specs import SPECS, ModelSpec, spec_from_json, spec_to_json
-from sora_cli.tokenizer import WordTokenizer
+from sora_cli.models.interface import LoadedModel
+from sora_cli.models.mini.folder import WEIGHTS_FILE, load_mini
+from sora_cli.specs import SPECS, ModelSpec
 
-WEIGHTS_FILE, VOCAB_FILE, SUMS_FILE = "model.safetensors", "vocab.json", "SHA256SUMS"
 PROJECT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -63,84 +59,10 @@ def _hf_cached(spec: ModelSpec) -> Path | None:
         return None
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_checksums(folder: Path) -> None:
-    names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != SUMS_FILE)
-    lines = [f"{sha256(folder / n)}  {n}\n" for n in names]
-    (folder / SUMS_FILE).write_text("".join(lines))
-
-
-def verify_checksums(folder: Path) -> None:
-    sums = folder / SUMS_FILE
-    if not sums.is_file():
-        raise BadInput(f"{folder}: no {SUMS_FILE}; refusing unverified weights")
-    for line in sums.read_text().splitlines():
-        if not line.strip():
-            continue
-        expected, name = line.split(maxsplit=1)
-        path = folder / name.strip()
-        if not path.is_file():
-            raise BadInput(f"weights file missing: {path}")
-        if sha256(path) != expected:
-            raise BadInput(f"weights file is corrupted (sha256 mismatch): {path}")
-
-
-def read_spec(folder: Path) -> ModelSpec:
-    try:
-        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, OSError) as exc:
-        raise BadInput(f"cannot read weights {folder / WEIGHTS_FILE}: {exc}") from None
-    if "spec" not in meta:
-        raise BadInput(f"{folder / WEIGHTS_FILE} carries no model spec in its metadata")
-    try:
-        return spec_from_json(meta["spec"])
-    except (ValueError, TypeError) as exc:
-        raise BadInput(f"{folder / WEIGHTS_FILE}: bad model spec: {exc}") from None
-
-
 def load_model(name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
     folder = find_model(name)
-    from sora_cli.wan.loader import is_diffusers_folder, load_wan
+    from sora_cli.models.wan.loader import is_diffusers_folder, load_wan
 
     if is_diffusers_folder(folder):
         return load_wan(folder, name, device, dtype)
-    verify_checksums(folder)
-    spec = read_spec(folder)
-    if name in SPECS and SPECS[name] != spec:
-        raise BadInput(f"weights in {folder} were made for a different '{name}' spec")
-    tokenizer = WordTokenizer.load(folder / VOCAB_FILE)
-    if len(tokenizer) > spec.text.vocab_size:
-        raise BadInput(f"{folder / VOCAB_FILE} has {len(tokenizer)} words; the model takes {spec.text.vocab_size}")
-    with torch.device("meta"):
-        net = VideoModel(spec)
-    state = {}
-    try:
-        with safe_open(str(folder / WEIGHTS_FILE), framework="pt", device="cpu") as f:
-            for key in f.keys():
-                state[key] = f.get_tensor(key)
-    except (SafetensorError, OSError) as exc:
-        raise BadInput(f"cannot read weights {folder / WEIGHTS_FILE}: {exc}") from None
-    result = net.load_state_dict(state, strict=False, assign=True)
-    if result.missing_keys or result.unexpected_keys:
-        raise BadInput(f"weights in {folder} do not match the spec: missing {result.missing_keys[:3]}, "
-                       f"unexpected {result.unexpected_keys[:3]}")
-    net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return LoadedModel(spec, tokenizer, net, folder, device, dtype)
-
-
-def save_model(net: VideoModel, spec: ModelSpec, tokenizer: WordTokenizer, folder: Path,
-               dtype: torch.dtype = torch.float32) -> None:
-    """Write a model directory that load_model reads back strictly."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"spec": spec_to_json(spec)})
-    tokenizer.save(folder / VOCAB_FILE)
-    write_checksums(folder)
+    return load_mini(folder, name, device, dtype)

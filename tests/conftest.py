@@ -13,11 +13,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from sora_cli.checksums import write_checksums
 from sora_cli.cli.app import app
-from sora_cli.model import VideoModel
+from sora_cli.models.mini.folder import save_model
+from sora_cli.models.mini.network import VideoModel
+from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.specs import DiTSpec, ModelSpec, TextSpec, VAESpec
-from sora_cli.tokenizer import WordTokenizer
-from sora_cli.weights import save_model, write_checksums
 
 TINY = ModelSpec(
     name="tiny",
@@ -32,9 +33,10 @@ WORDS = "a an the red blue green ball box circle square moves left right up down
 def build_tiny(folder: Path, spec: ModelSpec = TINY, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     net = VideoModel(spec)
-    # adaLN-Zero starts as the identity; random gates make the tiny DiT actually do something.
+    # adaLN-Zero and the cross-attention output start at zero; random values make the tiny DiT
+    # actually do something, and read its prompt.
     for name, p in net.dit.named_parameters():
-        if "ada" in name or "proj_out" in name:
+        if "ada" in name or "proj_out" in name or "cross.o" in name:
             torch.nn.init.normal_(p, std=0.05)
     save_model(net, spec, WordTokenizer(WORDS), folder)
     return folder

@@ -3,10 +3,9 @@
 import json
 
 import pytest
+from conftest import make_video, moving_square
 
 from sora_cli.video_io import read_metadata, read_video
-
-from conftest import make_video, moving_square
 
 SIZE = {"width": 128, "height": 72, "frames": 5}
 

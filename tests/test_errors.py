@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import make_video, moving_square, run_sora, sora_exe
 
 BAD_INPUT, USAGE, PARTIAL, FAILED, INTERRUPTED = 3, 2, 4, 5, 130

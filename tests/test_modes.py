@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import make_video, moving_square, psnr
 
 from sora_cli.engine import Engine
-from sora_cli.jobs import render
+from sora_cli.plan import plan_clip
+from sora_cli.render import render
 from sora_cli.requests import Request, build_job
 from sora_cli.video_io import read_metadata, read_video
 from sora_cli.weights import load_model
-
-from conftest import make_video, moving_square, psnr
 
 
 def frames_of(path) -> np.ndarray:
@@ -164,9 +164,9 @@ def test_extend_keeps_every_given_frame_forward_and_backward(cli):
 def test_given_frames_pass_through_the_engine_bit_exactly(tiny, tmp_path):
     make_video(tmp_path / "in.mp4", moving_square(9))
     model = load_model(str(tiny), torch.device("cpu"), torch.float32)
-    job = build_job(Request("extend", "x", seed=1, video=str(tmp_path / "in.mp4"), seconds=0.5,
-                            output=str(tmp_path / "o.mp4")))
-    segments = render(job, Engine(model))
+    job, _ = build_job(Request(mode="extend", prompt="x", seed=1, video=str(tmp_path / "in.mp4"), seconds=0.5,
+                               output=str(tmp_path / "o.mp4")))
+    segments = render(plan_clip(job, model), Engine(model))
     assert torch.equal(segments[0].frames, job.video.frames) and segments[0].count == 9
     assert segments[1].count == 12
 

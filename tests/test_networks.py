@@ -7,18 +7,17 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import TINY, run_sora
 
-from sora_cli.dit import FRAME_FEATURES, DiT, frame_position_features
 from sora_cli.errors import BadInput
-from sora_cli.model import VideoModel
-from sora_cli.rope import axis_dims, rope_3d
+from sora_cli.models.mini.dit import FRAME_FEATURES, DiT, frame_position_features
+from sora_cli.models.mini.network import VideoModel
+from sora_cli.models.mini.rope import axis_dims, rope_3d
+from sora_cli.models.mini.vae import VideoAutoencoder
+from sora_cli.research.training.loop import grow_into, module_names
 from sora_cli.specs import SPECS, DiTSpec, VAESpec, spec_from_json, spec_to_json
-from sora_cli.training.loop import grow_into, module_names
-from sora_cli.vae import VideoAutoencoder
 from sora_cli.video_io import read_video
 from sora_cli.weights import PROJECT_WEIGHTS, load_model
-
-from conftest import TINY, run_sora
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +150,7 @@ def test_spec_round_trips_through_json_and_rejects_unknown_keys():
 def test_weights_whose_spec_turns_guidance_off_are_refused(tiny, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from sora_cli.weights import write_checksums
+    from sora_cli.checksums import write_checksums
 
     folder = tmp_path / "empty-interval"
     shutil.copytree(tiny, folder)
@@ -171,7 +170,7 @@ def test_weights_load_strictly_and_match_what_was_saved(tiny):
 def test_missing_or_unexpected_keys_are_refused(tiny, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from sora_cli.weights import write_checksums
+    from sora_cli.checksums import write_checksums
 
     folder = tmp_path / "broken"
     shutil.copytree(tiny, folder)

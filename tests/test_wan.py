@@ -18,10 +18,15 @@ from diffusers import AutoencoderKLWan, WanTransformer3DModel
 from transformers import UMT5Config as RefUMT5Config
 from transformers import UMT5EncoderModel
 
-from sora_cli.wan.configs import UMT5Config, WanDiTConfig, WanVAEConfig, read_config
-from sora_cli.wan.dit import WanTransformer
-from sora_cli.wan.umt5 import UMT5Encoder
-from sora_cli.wan.vae import WanVAE
+from sora_cli.models.wan.configs import (
+    UMT5Config,
+    WanDiTConfig,
+    WanVAEConfig,
+    read_config,
+)
+from sora_cli.models.wan.dit import WanTransformer
+from sora_cli.models.wan.umt5 import UMT5Encoder
+from sora_cli.models.wan.vae import WanVAE
 
 DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4,
            text_dim=16, freq_dim=32, ffn_dim=40, num_layers=2, cross_attn_norm=True, rope_max_seq_len=64)

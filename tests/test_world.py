@@ -8,11 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from sora_cli.world.captions import DOUBLE, HELD_OUT_DOUBLE, HELD_OUT_SINGLE, SINGLE, caption, is_held_out, vocabulary
-from sora_cli.world.checker import check
-from sora_cli.world.render import render
-from sora_cli.world.scene import Scene, Thing, random_scene
-from sora_cli.world.vocab import BACKGROUNDS, OBJECT_COLOURS, luma
+from sora_cli.research.world.captions import (
+    DOUBLE,
+    HELD_OUT_DOUBLE,
+    HELD_OUT_SINGLE,
+    SINGLE,
+    caption,
+    is_held_out,
+    vocabulary,
+)
+from sora_cli.research.world.checker import check
+from sora_cli.research.world.render import render
+from sora_cli.research.world.scene import Scene, Thing, random_scene
+from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS, luma
 
 
 def one(colour="red", shape="square", size="large", motion="still", bg="sand", bw=False, start=(0.5, 0.5)):
@@ -119,14 +127,15 @@ def test_checker_catches_wrong_attributes():
 
 
 def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
-    from conftest import TINY
     from dataclasses import replace
 
-    from sora_cli.model import VideoModel
+    from conftest import TINY
+
+    from sora_cli.models.mini.network import VideoModel
+    from sora_cli.models.mini.tokenizer import WordTokenizer
+    from sora_cli.research.training import checkpoint, loop
+    from sora_cli.research.training.data import working_sizes
     from sora_cli.specs import TextSpec
-    from sora_cli.tokenizer import WordTokenizer
-    from sora_cli.training import checkpoint, loop
-    from sora_cli.training.data import working_sizes
 
     spec = replace(TINY, text=TextSpec(vocab_size=256, dim=32, depth=1, heads=2, max_tokens=40))
     net = VideoModel(spec)
@@ -151,7 +160,7 @@ def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
 
 
 def test_latent_pool_reuses_encoded_batches_about_as_often_as_asked():
-    from sora_cli.training.latent_pool import LatentPool
+    from sora_cli.research.training.latent_pool import LatentPool
 
     pool = LatentPool(reuse=4, capacity=3)
     rng = random.Random(0)
@@ -167,15 +176,16 @@ def test_latent_pool_reuses_encoded_batches_about_as_often_as_asked():
 
 
 def test_dit_steps_with_a_pool_encode_once_and_train_on_every_step():
-    from conftest import TINY
     from dataclasses import replace
 
-    from sora_cli.model import VideoModel
+    from conftest import TINY
+
+    from sora_cli.models.mini.network import VideoModel
+    from sora_cli.models.mini.tokenizer import WordTokenizer
+    from sora_cli.research.training import loop
+    from sora_cli.research.training.data import working_sizes
+    from sora_cli.research.training.latent_pool import LatentPool
     from sora_cli.specs import TextSpec
-    from sora_cli.tokenizer import WordTokenizer
-    from sora_cli.training import loop
-    from sora_cli.training.data import working_sizes
-    from sora_cli.training.latent_pool import LatentPool
 
     spec = replace(TINY, text=TextSpec(vocab_size=256, dim=32, depth=1, heads=2, max_tokens=40))
     net = VideoModel(spec)
@@ -217,7 +227,7 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
 
 
 def test_adherence_standard_error_is_the_spread_over_clips():
-    from sora_cli.evaluation import Scores
+    from sora_cli.research.evaluation import Scores
 
     scene = random_scene(random.Random(0), two_objects=0.0)
     agree, split = Scores(Counter(), Counter()), Scores(Counter(), Counter())
@@ -244,7 +254,7 @@ def test_foreground_mask_finds_the_objects_and_pools_onto_latents():
     from dataclasses import replace
 
     from sora_cli.frames import to_model
-    from sora_cli.training.data import foreground, latent_grid
+    from sora_cli.research.training.data import foreground, latent_grid
 
     scene = random_scene(random.Random(3), two_objects=0.0, bw=0.0)
     scene = replace(scene, things=(replace(scene.things[0], size="large", motion="still"),))
@@ -262,9 +272,9 @@ def test_autoencoder_trains_on_whole_windows():
     """The autoencoder's reach spans a whole window, so it behaves differently at every
     distance from a clip's start: training clips must be as long as the windows the engine
     codes, or it drifts further into them (sora-mini v2, trained on 9-frame clips, did)."""
+    from sora_cli.models.mini.vae import VideoAutoencoder
+    from sora_cli.research.training.loop import VAE_CLIPS
     from sora_cli.specs import SORA_MINI
-    from sora_cli.training.loop import VAE_CLIPS
-    from sora_cli.vae import VideoAutoencoder
 
     torch.manual_seed(0)
     vae = VideoAutoencoder(SORA_MINI.vae).eval()

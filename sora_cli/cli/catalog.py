@@ -28,61 +28,66 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     Console().print(table)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def presets(json: o.Json = False) -> None:
-        """List the aspect-ratio presets."""
-        with errors_as_exit_codes():
-            items = load_presets()
-            if json:
-                typer.echo(jsonlib.dumps([vars(p) for p in items.values()]))
-                return
-            _table("presets", ["name", "size", "fps", "duration", "description"],
-                   [[p.name, f"{p.width}x{p.height}", str(p.fps), f"{p.duration:g}s", p.description]
-                    for p in items.values()])
+def presets(json: o.Json = False) -> None:
+    """List the aspect-ratio presets."""
+    with errors_as_exit_codes():
+        items = load_presets()
+        if json:
+            typer.echo(jsonlib.dumps([vars(p) for p in items.values()]))
+            return
+        _table("presets", ["name", "size", "fps", "duration", "description"],
+               [[p.name, f"{p.width}x{p.height}", str(p.fps), f"{p.duration:g}s", p.description]
+                for p in items.values()])
 
-    @app.command()
-    def models(json: o.Json = False) -> None:
-        """List the models and whether their weights are here."""
-        with errors_as_exit_codes():
-            rows = []
-            for name, spec in SPECS.items():
-                try:
-                    where, status = str(find_model(name)), "ready"
-                except BadInput as exc:
-                    where, status = str(exc), "missing"
-                rows.append({"name": name, "status": status, "where": where, "hf_repo": spec.hf_repo})
-            if json:
-                typer.echo(jsonlib.dumps(rows))
-                return
-            _table("models", ["name", "status", "where"], [[r["name"], r["status"], r["where"]] for r in rows])
 
-    @app.command()
-    def pull(name: Annotated[str, typer.Argument(help="Model to download into the Hugging Face cache.")]) -> None:
-        """Download a model's weights (the only command that uses the network)."""
-        with errors_as_exit_codes():
-            if name not in SPECS:
-                raise BadInput(f"unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
-            spec = SPECS[name]
-            if not spec.hf_repo:
-                typer.echo(str(find_model(name)))
-                return
-            from huggingface_hub import snapshot_download
-
+def models(json: o.Json = False) -> None:
+    """List the models and whether their weights are here."""
+    with errors_as_exit_codes():
+        rows = []
+        for name, spec in SPECS.items():
             try:
-                path = snapshot_download(spec.hf_repo, revision=spec.revision, allow_patterns=list(spec.files) or None)
-            except Exception as exc:  # noqa: BLE001 - hub errors are many; each becomes one line
-                raise GenerationFailed(f"cannot download {spec.hf_repo} (offline?): "
-                                       f"{str(exc).splitlines()[0][:200]}") from None
-            typer.echo(path)
+                where, status = str(find_model(name)), "ready"
+            except BadInput as exc:
+                where, status = str(exc), "missing"
+            rows.append({"name": name, "status": status, "where": where, "hf_repo": spec.hf_repo})
+        if json:
+            typer.echo(jsonlib.dumps(rows))
+            return
+        _table("models", ["name", "status", "where"], [[r["name"], r["status"], r["where"]] for r in rows])
 
-    @app.command()
-    def info(file: Annotated[Path, typer.Argument(help="A clip made by sora.")], json: o.Json = False) -> None:
-        """Print the prompt, seed, model and settings a clip was made with."""
-        with errors_as_exit_codes():
-            meta = read_metadata(file)
-            if json:
-                typer.echo(jsonlib.dumps(meta, sort_keys=True))
-                return
-            for key in sorted(meta):
-                typer.echo(f"{key}: {meta[key]}")
+
+def pull(name: Annotated[str, typer.Argument(help="Model to download into the Hugging Face cache.")]) -> None:
+    """Download a model's weights (the only command that uses the network)."""
+    with errors_as_exit_codes():
+        if name not in SPECS:
+            raise BadInput(f"unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
+        spec = SPECS[name]
+        if not spec.hf_repo:
+            typer.echo(str(find_model(name)))
+            return
+        from huggingface_hub import snapshot_download
+
+        try:
+            path = snapshot_download(spec.hf_repo, revision=spec.revision, allow_patterns=list(spec.files) or None)
+        except Exception as exc:  # noqa: BLE001 - hub errors are many; each becomes one line
+            raise GenerationFailed(f"cannot download {spec.hf_repo} (offline?): "
+                                   f"{str(exc).splitlines()[0][:200]}") from None
+        typer.echo(path)
+
+
+def info(file: Annotated[Path, typer.Argument(help="A clip made by sora.")], json: o.Json = False) -> None:
+    """Print the prompt, seed, model and settings a clip was made with."""
+    with errors_as_exit_codes():
+        meta = read_metadata(file)
+        if json:
+            typer.echo(jsonlib.dumps(meta, sort_keys=True))
+            return
+        for key in sorted(meta):
+            typer.echo(f"{key}: {meta[key]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(presets)
+    app.command()(models)
+    app.command()(pull)
+    app.command()(info)

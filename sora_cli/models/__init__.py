@@ -1,0 +1,1 @@
+"""Model families behind one interface (interface.py): sora-mini (mini/) and Wan (wan/)."""

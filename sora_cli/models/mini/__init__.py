@@ -1,0 +1,1 @@
+"""sora-mini: the embedded model, its networks, tokenizer and folder format."""

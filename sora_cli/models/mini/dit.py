@@ -1,0 +1,134 @@
+"""The diffusion transformer: spacetime patches in, velocity out.
+
+adaLN-Zero blocks (as in DiT) with a timestep per latent frame, so frames given as
+conditions can sit at t=0 while the rest are noisy; self-attention over all spacetime
+tokens with 3D RoPE; cross-attention to the text tokens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import Tensor, nn
+
+from sora_cli.models.mini.attention import MLP, Attention
+from sora_cli.models.mini.rope import rope_3d
+from sora_cli.specs import DiTSpec
+
+
+def timestep_embedding(t: Tensor, dim: int) -> Tensor:
+    """Sinusoidal features of t in [0, 1] (scaled to 0..1000 as is customary)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[..., None] * 1000.0 * freqs
+    return torch.cat([args.cos(), args.sin()], dim=-1)
+
+
+# Frequencies per axis of the frame-position features: enough to resolve thirds of a frame.
+FRAME_FREQS = 4
+FRAME_FEATURES = 3 + 4 * FRAME_FREQS
+
+
+def frame_position_features(grid: tuple[int, int], patch: tuple[int, int], size: tuple[int, int],
+                            device: torch.device | None = None) -> Tensor:
+    """(gh*gw, FRAME_FEATURES) features of where each token's centre sits in the frame.
+
+    Coordinates are fractions of the frame's height and width (as the world's layout words
+    are), so a position means the same at every size and aspect; tokens past the edge
+    (padding) get coordinates just beyond 1. The frame's log aspect rides along: sizes are
+    fractions of its shorter side, which a token cannot otherwise see from pure noise.
+    """
+    (gh, gw), (ph, pw), (h, w) = grid, patch, size
+    ys = (torch.arange(gh, device=device, dtype=torch.float32) * ph + ph / 2) / h
+    xs = (torch.arange(gw, device=device, dtype=torch.float32) * pw + pw / 2) / w
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    coords = torch.stack([y.reshape(-1), x.reshape(-1)], dim=-1)  # (N, 2) in [0, 1]
+    k = torch.arange(1, FRAME_FREQS + 1, device=device, dtype=torch.float32) * math.pi
+    angles = (coords[..., None] * k).reshape(coords.shape[0], -1)
+    aspect = torch.full_like(coords[:, :1], math.log(w / h))
+    return torch.cat([coords * 2 - 1, aspect, angles.cos(), angles.sin()], dim=-1)
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    return x * (1 + scale) + shift
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, spec: DiTSpec):
+        super().__init__()
+        d = spec.dim
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(d, spec.heads)
+        self.norm2 = nn.LayerNorm(d, eps=1e-6)
+        self.cross = Attention(d, spec.heads)
+        self.norm3 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.mlp = MLP(d, spec.mlp_ratio)
+        self.ada = nn.Linear(d, 6 * d)
+        # Every block starts as the identity: adaLN-Zero gates self-attention and the MLP, and the
+        # ungated cross-attention starts with a zero output (so grown blocks change nothing).
+        for layer in (self.ada, self.cross.o):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor,
+                rope: tuple[Tensor, Tensor]) -> Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
+        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope)
+        x = x + self.cross(self.norm2(x), ctx, ctx_mask)
+        return x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
+
+
+class DiT(nn.Module):
+    def __init__(self, spec: DiTSpec, in_channels: int, text_dim: int):
+        super().__init__()
+        self.spec = spec
+        self.in_channels = in_channels
+        pt, ph, pw = spec.patch
+        patch_dim = in_channels * pt * ph * pw
+        d = spec.dim
+        self.patch_embed = nn.Linear(patch_dim, d)
+        self.text_proj = nn.Sequential(nn.Linear(text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.time_embed = nn.Sequential(nn.Linear(spec.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList([DiTBlock(spec) for _ in range(spec.depth)])
+        if spec.frame_positions:
+            # Zero-initialised: a model trained without it starts out exactly as it was.
+            self.frame_pos = nn.Linear(FRAME_FEATURES, d)
+            nn.init.zeros_(self.frame_pos.weight)
+            nn.init.zeros_(self.frame_pos.bias)
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Linear(d, 2 * d)
+        self.proj_out = nn.Linear(d, patch_dim)
+        for layer in (self.ada_out, self.proj_out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: Tensor, t: Tensor, ctx: Tensor, ctx_mask: Tensor) -> Tensor:
+        """x (B, C, T, H, W) latents, t (B, T) a time per latent frame, ctx (B, L, Dt) -> velocity."""
+        pt, ph, pw = self.spec.patch
+        _, _, T, H, W = x.shape
+        # Pad to whole patches so any latent size works; the padding is cropped off below.
+        pad_h, pad_w = (-H) % ph, (-W) % pw
+        x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode="replicate") if pad_h or pad_w else x
+        gt, gh, gw = T // pt, (H + pad_h) // ph, (W + pad_w) // pw
+        tokens = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
+        h = self.patch_embed(tokens)  # (B, N, D)
+        if self.spec.frame_positions:
+            where = frame_position_features((gh, gw), (ph, pw), (H, W), h.device).to(h.dtype)
+            h = h + repeat(self.frame_pos(where), "s d -> (t s) d", t=gt)
+
+        frame_t = t[:, ::pt]  # (B, gt)
+        c = self.time_embed(timestep_embedding(frame_t, self.spec.freq_dim).to(h.dtype))  # (B, gt, D)
+        c = repeat(c, "b t d -> b (t s) d", s=gh * gw)  # (B, N, D)
+        ctx = self.text_proj(ctx)
+        rope = rope_3d((gt, gh, gw), self.spec.dim // self.spec.heads, self.spec.rope_theta, h.device)
+        for block in self.blocks:
+            h = block(h, c, ctx, ctx_mask, rope)
+
+        shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
+        out = self.proj_out(modulate(self.norm_out(h), shift, scale))  # (B, N, patch_dim)
+        out = rearrange(out, "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)",
+                        t=gt, h=gh, w=gw, pt=pt, ph=ph, pw=pw)
+        return out[:, :, :, :H, :W]

@@ -1,0 +1,62 @@
+"""sora-mini's model folder: model.safetensors (its spec in the metadata), vocab.json, SHA256SUMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from sora_cli.checksums import verify_checksums, write_checksums
+from sora_cli.errors import BadInput
+from sora_cli.models.interface import LoadedModel
+from sora_cli.models.loading import load_strict, read_state
+from sora_cli.models.mini.network import VideoModel
+from sora_cli.models.mini.tokenizer import WordTokenizer
+from sora_cli.specs import SPECS, ModelSpec, spec_from_json, spec_to_json
+
+WEIGHTS_FILE, VOCAB_FILE = "model.safetensors", "vocab.json"
+
+
+def is_mini_folder(folder: Path) -> bool:
+    return (folder / WEIGHTS_FILE).is_file()
+
+
+def read_spec(folder: Path) -> ModelSpec:
+    try:
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise BadInput(f"cannot read weights {folder / WEIGHTS_FILE}: {exc}") from None
+    if "spec" not in meta:
+        raise BadInput(f"{folder / WEIGHTS_FILE} carries no model spec in its metadata")
+    try:
+        return spec_from_json(meta["spec"])
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"{folder / WEIGHTS_FILE}: bad model spec: {exc}") from None
+
+
+def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    verify_checksums(folder)
+    spec = read_spec(folder)
+    if name in SPECS and SPECS[name] != spec:
+        raise BadInput(f"weights in {folder} were made for a different '{name}' spec")
+    tokenizer = WordTokenizer.load(folder / VOCAB_FILE)
+    if len(tokenizer) > spec.text.vocab_size:
+        raise BadInput(f"{folder / VOCAB_FILE} has {len(tokenizer)} words; the model takes {spec.text.vocab_size}")
+    with torch.device("meta"):
+        net = VideoModel(spec)
+    load_strict(net, read_state([folder / WEIGHTS_FILE]), folder)
+    net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return LoadedModel(spec, tokenizer, net, folder, device, dtype, max_tokens=spec.text.max_tokens)
+
+
+def save_model(net: VideoModel, spec: ModelSpec, tokenizer: WordTokenizer, folder: Path,
+               dtype: torch.dtype = torch.float32) -> None:
+    """Write a model folder that load_mini reads back strictly."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"spec": spec_to_json(spec)})
+    tokenizer.save(folder / VOCAB_FILE)
+    write_checksums(folder)

@@ -1,0 +1,59 @@
+"""Render a plan: the engine makes the new frames; given frames are placed around them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from sora_cli.engine import Engine
+from sora_cli.frames import cover_resize, resample_indices, round_down_frames
+from sora_cli.plan import ClipPlan, Given
+
+
+@dataclass(frozen=True)
+class Segment:
+    frames: Tensor  # (T, H, W, 3) uint8, any size
+    count: int  # frames it fills in the output (time-resampled when it differs)
+
+
+def render(plan: ClipPlan, engine: Engine) -> list[Segment]:
+    s = plan.settings
+    before = plan.before
+    if plan.loop and before is None:  # a text-to-image frame to start and end on
+        first = engine.window(s, 1, [])
+        before = Given(first, 1, first)
+    if plan.after is not None:
+        new = engine.chain_backward(s, plan.new_frames, plan.after.working)
+    else:
+        start = None if before is None else before.working
+        end = start[: round_down_frames(min(engine.model.spec.context_frames, start.shape[0]), engine.tf)] \
+            if plan.loop else None
+        new = engine.chain(s, plan.new_frames, start=start, end=end, source=plan.source)
+    given = [Segment(g.frames, g.count) for g in (before,) if g is not None]
+    after = [Segment(g.frames, g.count) for g in (plan.after,) if g is not None]
+    return given + [Segment(new, plan.new_count)] + after
+
+
+def output_frames(segments: list[Segment], width: int, height: int,
+                  chunk: int = 8) -> tuple[Iterator[Tensor], int, int]:
+    """(frames, frame width, frame height): every output frame in order, uint8 (H, W, 3).
+
+    When every segment has one size, frames stay at that size and the encoder scales
+    them (much faster than resizing here); otherwise they are resized to the output.
+    """
+    sizes = {(seg.frames.shape[2], seg.frames.shape[1]) for seg in segments}
+    w, h = sizes.pop() if len(sizes) == 1 else (width, height)
+
+    def frames():
+        for seg in segments:
+            idx = resample_indices(seg.frames.shape[0], seg.count)
+            for i in range(0, len(idx), chunk):
+                yield from cover_resize(seg.frames[idx[i:i + chunk]], w, h)
+
+    return frames(), w, h
+
+
+def total_frames(segments: list[Segment]) -> int:
+    return sum(seg.count for seg in segments)

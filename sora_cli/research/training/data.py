@@ -1,0 +1,93 @@
+"""Training batches rendered on the fly: clips, captions and random conditioning."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sora_cli.frames import to_model
+from sora_cli.presets import working_size
+from sora_cli.research.world.captions import caption, is_held_out
+from sora_cli.research.world.render import render
+from sora_cli.research.world.scene import Scene, random_scene
+from sora_cli.specs import ModelSpec
+
+# The world's aspect ratios, 16:9 to 9:16.
+ASPECTS = ((16, 9), (3, 2), (4, 3), (1, 1), (3, 4), (2, 3), (9, 16))
+# Conditioning a training clip gets, so animate, extend and loop work natively.
+COND_MODES = ("none", "first", "first_k", "last_k", "both")
+COND_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
+
+
+@dataclass
+class Batch:
+    video: Tensor  # (B, 3, T, H, W) in [-1, 1]
+    scenes: list[Scene]  # captioned afresh at each use (captions_for)
+    cond: list[str]  # one of COND_MODES per clip
+    cond_latents: list[int]  # how many latent frames each condition spans (first_k / last_k / both)
+
+
+def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
+    """Full and preview working sizes of every aspect (the model must do both well)."""
+    sizes = []
+    for w, h in ASPECTS:
+        full = working_size(w * 120, h * 120, spec.max_area, spec.size_multiple)
+        sizes += [full, (full[0] // 2, full[1] // 2)]
+    return sizes
+
+
+def training_scenes(rng: random.Random, count: int) -> list[Scene]:
+    scenes = []
+    while len(scenes) < count:
+        scene = random_scene(rng)
+        if not is_held_out(scene):
+            scenes.append(scene)
+    return scenes
+
+
+def captions_for(scenes: list[Scene], rng: random.Random, drop_text: float) -> list[str]:
+    """A fresh training caption per scene; empty with probability drop_text (for guidance)."""
+    return ["" if rng.random() < drop_text else caption(scene, rng) for scene in scenes]
+
+
+def foreground(video: Tensor) -> Tensor:
+    """(B, 1, T, H, W) mask of object pixels, grown by a pixel so edges count too.
+
+    The world's background is one flat colour, so it is the median of the first frame's
+    border; anything away from it is an object. Losses weight these pixels up: objects
+    cover a few percent of a frame, and an unweighted loss learns the background first
+    and the objects last (sora-mini v0's autoencoder drew red balls teal).
+    """
+    first = video[:, :, 0]
+    border = torch.cat([first[..., 0, :], first[..., -1, :], first[..., :, 0], first[..., :, -1]], dim=-1)
+    bg = border.median(dim=-1).values[:, :, None, None, None]
+    mask = ((video - bg).abs().amax(dim=1, keepdim=True) > 0.04).float()
+    return F.max_pool3d(mask, (1, 3, 3), stride=1, padding=(0, 1, 1))
+
+
+def latent_grid(mask: Tensor, temporal: int, spatial: int) -> Tensor:
+    """A pixel mask pooled onto the causal latent grid (frame 0 alone, then groups of `temporal`)."""
+    first = F.max_pool3d(mask[:, :, :1], (1, spatial, spatial))
+    if mask.shape[2] == 1:
+        return first
+    return torch.cat([first, F.max_pool3d(mask[:, :, 1:], (temporal, spatial, spatial))], dim=2)
+
+
+def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, size: tuple[int, int],
+               max_offset: float = 0.0) -> Batch:
+    scenes = training_scenes(rng, batch)
+    w, h = size
+    videos, conds, spans = [], [], []
+    latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
+    for scene in scenes:
+        mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
+        # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
+        t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
+        videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
+        conds.append(mode)
+        spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
+    return Batch(torch.stack(videos), scenes, conds, spans)

@@ -1,1 +1,0 @@
-"""The sora-mini world (../shared/world-spec.md): its words, scenes, renderer, captions and checker."""
