@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from pathlib import Path
 
 import torch
 
@@ -55,7 +56,8 @@ def main() -> None:
         pool = LatentPool(reuse) if reuse > 1 else None
         rng = random.Random(0)
         encode_s, clips = 0.0, 0
-        loop.dit_step(net, opt, random.Random(1), spec, tok, device, sizes, args.batch_scale)  # warm-up
+        cfg = loop.TrainConfig(spec, Path("unused"), 1, 0, batch_scale=args.batch_scale)
+        loop.dit_step(net, opt, random.Random(1), cfg, tok, device, sizes)  # warm-up
         start = time.perf_counter()
         for _ in range(args.steps):
             if pool is not None and pool.reuse_now(rng):
@@ -66,7 +68,7 @@ def main() -> None:
                 encode_s += time.perf_counter() - t0
                 if pool is not None:
                     pool.add(batch)
-            loop.flow_step(net, opt, rng, spec, tok, device, batch)
+            loop.flow_step(net, opt, rng, cfg, tok, device, batch)
             clips += batch.z.shape[0]
         if device.type == "cuda":
             torch.cuda.synchronize()

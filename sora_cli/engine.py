@@ -98,7 +98,8 @@ class Engine:
         cond, uncond = self._contexts(s)
         velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
-        latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
+        with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
+            latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
         video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
         return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
 

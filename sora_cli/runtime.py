@@ -6,6 +6,15 @@ import torch
 
 from sora_cli.errors import BadInput
 
+def has_amx() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in AMX tiles (several times its float32 rate)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "amx_bf16" in f.read()
+    except OSError:
+        return False
+
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

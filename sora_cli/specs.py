@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class VAESpec:
+    # "conv": a learned causal 3D autoencoder; "pixels": raw pixels, space- and time-to-depth
+    # (models/mini/pixels.py), exact and parameter-free: latent_channels = 3 * tf * sf * sf.
+    kind: str = "conv"
     latent_channels: int = 8
     base_channels: int = 32
     # One entry a stage; a spatial 2x downsample sits between consecutive stages.
@@ -30,6 +33,13 @@ class VAESpec:
     def temporal_factor(self) -> int:
         return 2 ** sum(self.temporal_down)
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("conv", "pixels"):
+            raise ValueError(f"unknown autoencoder kind '{self.kind}' (use conv or pixels)")
+        cells = 3 * self.temporal_factor * self.spatial_factor**2
+        if self.kind == "pixels" and self.latent_channels != cells:
+            raise ValueError(f"pixel latents of this geometry have {cells} channels, not {self.latent_channels}")
+
 
 @dataclass(frozen=True)
 class DiTSpec:
@@ -44,6 +54,17 @@ class DiTSpec:
     # RoPE alone is relative: from pure noise a DiT could not tell left from right, so it
     # could not place "a ball on the left" (sora-mini v4 drew objects anywhere at t ~ 1).
     frame_positions: bool = False
+    # "velocity": the network's output is the flow velocity; "clean": it predicts the clean
+    # latents x0 and the velocity is derived from them, (x_t - x0) / t, as in "Back to Basics"
+    # (JiT, Li & He 2025): in pixel space the clean clip is far easier to predict than noise.
+    predicts: str = "velocity"
+    # Also condition every token's adaLN on the caption's mean token (beside cross-attention),
+    # so the prompt reaches the layout from the first step of sampling.
+    pooled_text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.predicts not in ("velocity", "clean"):
+            raise ValueError(f"unknown prediction '{self.predicts}' (use velocity or clean)")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import random
 import re
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -146,7 +147,8 @@ def test_one_step_of_each_training_stage_runs_on_a_tiny_spec(tmp_path):
     loop.measure_latent_stats(net, spec, rng, "cpu")
     assert (net.vae.latent_std > 0).all()
     before = net.dit.proj_out.weight.clone()
-    loss = loop.dit_step(net, dit_opt, rng, spec, WordTokenizer(vocabulary()), "cpu", working_sizes(spec))
+    cfg = loop.TrainConfig(spec, tmp_path, 1, 0)
+    loss = loop.dit_step(net, dit_opt, rng, cfg, WordTokenizer(vocabulary()), "cpu", working_sizes(spec))
     assert np.isfinite(loss) and not torch.equal(before, net.dit.proj_out.weight)
     import copy
 
@@ -193,9 +195,10 @@ def test_dit_steps_with_a_pool_encode_once_and_train_on_every_step():
     opt = torch.optim.AdamW(list(net.dit.parameters()) + list(net.text.parameters()), lr=1e-3)
     tok, sizes, rng = WordTokenizer(vocabulary()), working_sizes(spec), random.Random(0)
     pool = LatentPool(reuse=1000)  # after the first batch, (almost) every step reuses it
+    cfg = loop.TrainConfig(spec, Path("unused"), 1, 0)
     weights = [net.dit.proj_out.weight.clone()]
     for _ in range(3):
-        assert np.isfinite(loop.dit_step(net, opt, rng, spec, tok, "cpu", sizes, pool=pool))
+        assert np.isfinite(loop.dit_step(net, opt, rng, cfg, tok, "cpu", sizes, pool=pool))
         weights.append(net.dit.proj_out.weight.clone())
     assert len(pool) == 1
     assert all(not torch.equal(a, b) for a, b in zip(weights, weights[1:]))

@@ -14,54 +14,77 @@ from sora_cli.runtime import resolve_device
 
 
 def train(out: Annotated[Path, typer.Option(help="Checkpoint and loss-log folder.")] = Path("runs/sora-mini"),
-          minutes: Annotated[float, typer.Option(help="Wall-clock budget of this run.")] = 60.0,
-          vae_minutes: Annotated[float, typer.Option(help="Autoencoder training time (in all runs).")] = 15.0,
+          recipe: Annotated[str, typer.Option(help="What to train: a model spec and its settings "
+                                                   "(research/training/recipes.py).")] = "latent-dit",
+          minutes: Annotated[float, typer.Option(help="Budget of this run, in minutes of --clock.")] = 60.0,
+          clock: Annotated[str, typer.Option(help="wall: wall-clock minutes; cpu: this process's CPU time over "
+                                                  "the machine's cores (fair when jobs share it).")] = "wall",
+          vae_minutes: Annotated[Optional[float], typer.Option(help="Autoencoder training time (in all runs).")] = None,
           device: o.Device = "auto",
           init_from: Annotated[Optional[Path], typer.Option(help="Model folder to start from when OUT holds no "
                                                                  "checkpoint (default: the shipped weights).")] = None,
           from_scratch: Annotated[bool, typer.Option(help="Ignore the shipped weights; start from random.")] = False,
           seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-          batch_scale: Annotated[int, typer.Option(min=1, help="Batches this many times the CPU-sized "
-                                                               "ones (a GPU wants 16 or more).")] = 1,
-          dit_lr: Annotated[float, typer.Option(min=1e-7, max=1e-2, help="The DiT's peak learning rate; it decays "
-                                                                         "to a tenth over each run.")] = 4e-4,
-          reuse: Annotated[int, typer.Option(min=1, help="Train on each encoded DiT batch about this many times "
-                                                         "(fresh noise and captions each time).")] = 1,
+          batch_scale: Annotated[Optional[int], typer.Option(min=1, help="Batches this many times the CPU-sized "
+                                                                         "ones (3 full-size clips).")] = None,
+          dit_lr: Annotated[Optional[float], typer.Option(min=1e-7, max=1e-2, help="The DiT's peak learning rate; "
+                                                                                   "it decays to a tenth over each run.")] = None,
+          reuse: Annotated[Optional[int], typer.Option(min=1, help="Train on each encoded DiT batch about this many "
+                                                                   "times (fresh noise and captions each time).")] = None,
+          snapshot_minutes: Annotated[float, typer.Option(min=0.0, help="Also keep the EMA weights as a model folder "
+                                                                        "in OUT/snapshots every this many budget "
+                                                                        "minutes (learning curves).")] = 0.0,
           export: Annotated[Optional[Path], typer.Option(help="Only write the checkpoint's EMA weights as a "
                                                               "model folder here (fp16).")] = None) -> None:
     """Train sora-mini on the world it renders itself.
 
-    Resumes from OUT when it holds a checkpoint, else starts from the shipped weights
-    (unless --from-scratch). Checkpoints every 5 minutes and at the end; loss.csv logs each step.
+    Resumes from OUT when it holds a checkpoint, else starts from the shipped weights when
+    they are of the recipe's spec (unless --from-scratch). Checkpoints every 5 minutes and
+    at the end; loss.csv logs each step.
     """
     import sys
 
     from sora_cli.research.training.checkpoint import export as export_model
     from sora_cli.research.training.loop import TrainConfig
     from sora_cli.research.training.loop import train as run
-    from sora_cli.specs import SORA_MINI
+    from sora_cli.research.training.recipes import RECIPES
 
     with errors_as_exit_codes():
+        if recipe not in RECIPES:
+            raise BadInput(f"unknown recipe '{recipe}' (known: {', '.join(RECIPES)})")
+        if clock not in ("wall", "cpu"):
+            raise BadInput(f"--clock must be wall or cpu, not '{clock}'")
+        spec, settings = RECIPES[recipe]
         if export is not None:
             if not (out / "checkpoint.safetensors").is_file():
                 raise BadInput(f"no checkpoint in {out}")
-            export_model(out, SORA_MINI, export)
+            export_model(out, spec, export)
             typer.echo(str(export))
             return
         dev = resolve_device(device)
         if from_scratch:
             init_from = None
         elif init_from is None:
-            from sora_cli.weights import find_model
-
-            try:
-                init_from = find_model("sora-mini")
-            except BadInput:
-                init_from = None  # nothing shipped yet: from scratch
-        cfg = TrainConfig(SORA_MINI, out, minutes, vae_minutes, str(dev), seed, init_from,
-                          dit_lr=dit_lr, batch_scale=batch_scale, reuse=reuse)
+            init_from = _shipped_of(spec)
+        given = dict(vae_minutes=vae_minutes, batch_scale=batch_scale, dit_lr=dit_lr, reuse=reuse)
+        settings = settings | {k: v for k, v in given.items() if v is not None}
+        settings.setdefault("vae_minutes", 15.0)
+        cfg = TrainConfig(spec=spec, out=out, minutes=minutes, device=str(dev), seed=seed, init_from=init_from,
+                          clock=clock, snapshot_minutes=snapshot_minutes, **settings)
         run(cfg, log=lambda msg: print(msg, file=sys.stderr, flush=True))
         typer.echo(str(out / "checkpoint.safetensors"))
+
+
+def _shipped_of(spec) -> Path | None:
+    """The shipped sora-mini folder when its weights are of this spec, else None (from scratch)."""
+    from sora_cli.models.mini.folder import read_spec
+    from sora_cli.weights import find_model
+
+    try:
+        folder = find_model("sora-mini")
+        return folder if read_spec(folder) == spec else None
+    except BadInput:
+        return None
 
 
 def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "sora-mini",
@@ -70,6 +93,7 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
              long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).", min=0.0)] = 60.0,
              seed: Annotated[int, typer.Option(help="Picks the prompts and the sampling seeds.")] = 0,
              device: o.Device = "auto",
+             dtype: o.Dtype = "auto",
              guidance: Annotated[Optional[float], typer.Option(
                  help="Guidance scale for every clip (default: the model's).", min=0.0)] = None,
              guidance_interval: Annotated[Optional[tuple[float, float]], typer.Option(
@@ -89,7 +113,7 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
             # an empty interval would silently judge the model without guidance
             raise BadInput(f"--guidance-interval {guidance_interval[0]} {guidance_interval[1]}: LO must not exceed HI")
         dev = resolve_device(device)
-        loaded = load_model(model, dev, resolve_dtype("auto", dev))
+        loaded = load_model(model, dev, resolve_dtype(dtype, dev))
         report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
                           guidance_interval=guidance_interval,
                           log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)

@@ -15,17 +15,18 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return x.to(dtype) * self.weight
+        # Statistics in float32, output in x's dtype: under bf16 autocast the attention that
+        # follows then runs in bf16 too (a float32 weight here would promote it back).
+        x = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
+        return x * self.weight.to(x.dtype)
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotate channel pairs of x (B, H, N, d) by angles given as cos/sin (N, d/2)."""
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return out.flatten(-2).to(x.dtype)
+    return out.flatten(-2)
 
 
 class Attention(nn.Module):

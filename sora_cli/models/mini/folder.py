@@ -48,8 +48,13 @@ def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype)
     with torch.device("meta"):
         net = VideoModel(spec)
     load_strict(net, read_state([folder / WEIGHTS_FILE]), folder)
-    net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return LoadedModel(spec, tokenizer, net, folder, device, dtype, max_tokens=spec.text.max_tokens)
+    # bf16 on a CPU is autocast over float32 weights: the matmuls run in bf16 (AMX), while norms,
+    # the sampler's state and its Euler sums keep float32's precision.
+    autocast = torch.bfloat16 if device.type == "cpu" and dtype == torch.bfloat16 else None
+    weights_dtype = torch.float32 if autocast else dtype
+    net = net.to(device=device, dtype=weights_dtype).eval().requires_grad_(False)
+    return LoadedModel(spec, tokenizer, net, folder, device, weights_dtype, max_tokens=spec.text.max_tokens,
+                       autocast=autocast)
 
 
 def save_model(net: VideoModel, spec: ModelSpec, tokenizer: WordTokenizer, folder: Path,

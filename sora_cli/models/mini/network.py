@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from sora_cli.models.mini.dit import DiT
+from sora_cli.models.mini.pixels import PixelLatents
 from sora_cli.models.mini.text_encoder import TextEncoder
 from sora_cli.models.mini.vae import VideoAutoencoder
 from sora_cli.specs import ModelSpec
@@ -14,5 +15,5 @@ class VideoModel(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.text = TextEncoder(spec.text)
-        self.vae = VideoAutoencoder(spec.vae)
+        self.vae = PixelLatents(spec.vae) if spec.vae.kind == "pixels" else VideoAutoencoder(spec.vae)
         self.dit = DiT(spec.dit, spec.vae.latent_channels, spec.text.dim)

@@ -17,10 +17,13 @@ from sora_cli.research.world.captions import vocabulary
 from sora_cli.specs import ModelSpec
 
 
-def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer], state: dict) -> None:
+def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer], state: dict,
+         head: nn.Module | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
+    if head is not None:  # a training-only head (layout alignment): kept to resume, never exported
+        tensors |= {f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
     steps = {}
     for name, opt in optims.items():
         for index, (param_id, s) in enumerate(opt.state_dict()["state"].items()):
@@ -34,7 +37,8 @@ def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
     tmp.replace(folder / "checkpoint.safetensors")
 
 
-def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer]) -> dict:
+def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer],
+         head: nn.Module | None = None) -> dict:
     from safetensors import safe_open
 
     path = folder / "checkpoint.safetensors"
@@ -43,6 +47,8 @@ def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
     tensors = load_file(str(path))
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=True)
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
+    if head is not None:
+        head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")}, strict=True)
     steps = json.loads(meta["steps"])
     for name, opt in optims.items():
         sd = opt.state_dict()
@@ -63,4 +69,8 @@ def export(folder: Path, spec: ModelSpec, target: Path, dtype: torch.dtype = tor
     net = VideoModel(spec)
     tensors = load_file(str(folder / "checkpoint.safetensors"))
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
+    export_net(net, spec, target, dtype)
+
+
+def export_net(net: VideoModel, spec: ModelSpec, target: Path, dtype: torch.dtype = torch.float16) -> None:
     save_model(net, spec, WordTokenizer(vocabulary()), target, dtype)

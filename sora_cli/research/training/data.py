@@ -12,7 +12,8 @@ from torch import Tensor
 from sora_cli.frames import to_model
 from sora_cli.presets import working_size
 from sora_cli.research.world.captions import caption, is_held_out
-from sora_cli.research.world.render import render
+from sora_cli.research.world.render import coverage, render
+from sora_cli.research.world.vocab import BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, SIZES
 from sora_cli.research.world.scene import Scene, random_scene
 from sora_cli.specs import ModelSpec
 
@@ -29,6 +30,7 @@ class Batch:
     scenes: list[Scene]  # captioned afresh at each use (captions_for)
     cond: list[str]  # one of COND_MODES per clip
     cond_latents: list[int]  # how many latent frames each condition spans (first_k / last_k / both)
+    starts: list[float]  # each clip's first frame's time in its scene (seconds)
 
 
 def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
@@ -81,7 +83,7 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
                max_offset: float = 0.0) -> Batch:
     scenes = training_scenes(rng, batch)
     w, h = size
-    videos, conds, spans = [], [], []
+    videos, conds, spans, starts = [], [], [], []
     latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
     for scene in scenes:
         mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
@@ -90,4 +92,46 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
-    return Batch(torch.stack(videos), scenes, conds, spans)
+        starts.append(t0)
+    return Batch(torch.stack(videos), scenes, conds, spans, starts)
+
+
+# What a layout target says of each object it covers: colour, shape, size and motion, one-hot;
+# and of every token, the background. The renderer knows all of it exactly.
+LAYOUT_FEATURES = len(OBJECT_COLOURS) + len(SHAPES) + len(SIZES) + len(MOTIONS) + len(BACKGROUNDS)
+
+
+def layout_targets(batch: Batch, frames: int, size: tuple[int, int], temporal: int, cell: tuple[int, int]) -> Tensor:
+    """(B, N, LAYOUT_FEATURES): per DiT token (t h w order), the share of its pixels each object
+    attribute covers, from the renderer's own masks. `cell` is a token's (height, width) in pixels."""
+    w, h = size
+    out = []
+    for scene, t0 in zip(batch.scenes, batch.starts):
+        covers = coverage(scene, w, h, frames, t0=t0)  # (K, T, H, W)
+        feats = torch.zeros(LAYOUT_FEATURES, frames, h, w)
+        for thing, cover in zip(scene.things, covers):
+            for index in _attribute_indices(thing):
+                feats[index] += cover
+        feats[LAYOUT_FEATURES - len(BACKGROUNDS) + list(BACKGROUNDS).index(scene.background)] = 1.0
+        out.append(feats)
+    x = latent_grid_mean(torch.stack(out), temporal)  # (B, F, t, H, W)
+    ph, pw = cell
+    pad_h, pad_w = (-h) % ph, (-w) % pw
+    x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode="replicate") if pad_h or pad_w else x
+    x = F.avg_pool3d(x, (1, ph, pw))
+    return x.flatten(2).transpose(1, 2)
+
+
+def _attribute_indices(thing) -> list[int]:
+    offsets = [0, len(OBJECT_COLOURS), len(OBJECT_COLOURS) + len(SHAPES),
+               len(OBJECT_COLOURS) + len(SHAPES) + len(SIZES)]
+    return [offsets[0] + list(OBJECT_COLOURS).index(thing.colour), offsets[1] + SHAPES.index(thing.shape),
+            offsets[2] + list(SIZES).index(thing.size), offsets[3] + MOTIONS.index(thing.motion)]
+
+
+def latent_grid_mean(x: Tensor, temporal: int) -> Tensor:
+    """(B, F, T, H, W) averaged onto the causal latent frames: frame 0 alone, then groups of `temporal`."""
+    if x.shape[2] == 1:
+        return x
+    rest = F.avg_pool3d(x[:, :, 1:], (temporal, 1, 1))
+    return torch.cat([x[:, :, :1], rest], dim=2)

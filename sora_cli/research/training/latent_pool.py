@@ -25,6 +25,7 @@ class Encoded:
     strength: Tensor  # (B, L) 1 where a latent frame is a given condition
     objects: Tensor  # (B, 1, L, h, w) 1 on latent cells that hold object pixels
     scenes: list[Scene]  # what was rendered, so every use can caption it afresh
+    layout: Tensor | None = None  # (B, N, F) per-token layout targets, when the recipe aligns to them
 
 
 class LatentPool:

@@ -1,34 +1,42 @@
-"""The training loops: the video autoencoder first, then the DiT (with the text encoder) on its latents.
+"""The training loop: the video autoencoder first (if the spec has one), then the DiT with the text encoder.
 
 One entry point, `train(config)`, trains from scratch or resumes (from a checkpoint, else
-from shipped weights), on CPU or CUDA, within a time budget, with checkpoints and a loss log.
+from shipped weights), on CPU or CUDA, within a budget of wall-clock or CPU time, with
+checkpoints, snapshots for learning curves, and a loss log.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from sora_cli.models.interface import batch_ids
+from sora_cli.models.mini.dit import MIN_TIME
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.research.training import checkpoint
 from sora_cli.research.training.data import (
+    LAYOUT_FEATURES,
     captions_for,
     clip_batch,
     foreground,
     latent_grid,
+    layout_targets,
     working_sizes,
 )
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
 from sora_cli.research.world.captions import vocabulary
+from sora_cli.runtime import has_amx
 from sora_cli.sampler import shift_time
 from sora_cli.specs import ModelSpec
 
@@ -49,7 +57,7 @@ VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
 class TrainConfig:
     spec: ModelSpec
     out: Path  # checkpoint and loss log folder
-    minutes: float  # wall-clock budget for this run
+    minutes: float  # budget for this run (see `clock`)
     vae_minutes: float  # of which the autoencoder gets at most this (until it has trained that long in all)
     device: str = "cpu"
     seed: int = 0
@@ -58,11 +66,46 @@ class TrainConfig:
     dit_lr: float = 4e-4
     ema: float = 0.998
     checkpoint_minutes: float = 5.0
-    # Clips a step = this x the CPU-sized batches (3 full-size clips, 12 images, ...): a GPU wants 16 or more.
+    # Clips a step = this x the CPU-sized batches (3 full-size clips, 12 images, ...).
     batch_scale: int = 1
     # Train on each encoded DiT batch about this many times (fresh noise, times and captions
-    # each time): encoding is over half of a CPU step, so reuse buys steps.
+    # each time): encoding a conv autoencoder's batch is over half of a CPU step, so reuse buys steps.
     reuse: int = 1
+    # Training times t (1 = noise): None draws u uniformly and shifts it by the spec's shift;
+    # a number draws t = sigmoid(N(time_mean, time_std)) (logit-normal, SD3), which at a
+    # positive mean trains the high-noise steps, where a scene's layout is decided, more.
+    time_mean: float | None = None
+    time_std: float = 1.0
+    # REPA-style alignment: a linear head on this block's hidden states predicts, per token,
+    # which object attributes (colour, shape, size, motion) and background the renderer drew
+    # there; its loss (x layout_weight) runs over the first layout_until of the DiT's budget.
+    layout_weight: float = 0.0
+    layout_block: int = 2
+    layout_until: float = 0.5
+    # bfloat16 autocast for the networks' passes: None = where the CPU has AMX (or on CUDA).
+    bf16: bool | None = None
+    # "wall": minutes of wall-clock; "cpu": this process's CPU time over the machine's cores,
+    # so a run budgets the same compute when other jobs share the machine.
+    clock: str = "wall"
+    # Every this many budget minutes, also keep the EMA weights as a model folder in
+    # out/snapshots/ (for learning curves); 0: never.
+    snapshot_minutes: float = 0.0
+    warmup_steps: int = 200
+
+
+def make_clock(kind: str) -> Callable[[], float]:
+    if kind == "wall":
+        return time.time
+    if kind == "cpu":
+        cores = os.cpu_count() or 1
+        return lambda: time.process_time() / cores
+    raise ValueError(f"unknown clock '{kind}' (use wall or cpu)")
+
+
+def use_bf16(cfg: TrainConfig) -> bool:
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    return cfg.device.startswith("cuda") or has_amx()
 
 
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
@@ -100,7 +143,7 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
 
 
 def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
-                 scale: int = 1) -> Encoded:
+                 scale: int = 1, layout: bool = False) -> Encoded:
     """Render a DiT batch with random conditioning and encode it; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
@@ -108,7 +151,7 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     frames = 1 if image else spec.window_frames
     count = scale * ((24 if preview else 12) if image else (6 if preview else 3))
     batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0)
-    tf = spec.vae.temporal_factor
+    tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
     with torch.no_grad():
         video = batch.video.to(device)
         z = net.vae.encode(video)  # (B, C, L, h, w)
@@ -125,124 +168,229 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
                 tail = net.vae.encode(video[i:i + 1, :, -(1 + tf * (k - 1)):])
                 z[i, :, length - k:] = tail[0]
                 strength[i, length - k:] = 1
-        objects = latent_grid(foreground(video), tf, spec.vae.spatial_factor)
-    return Encoded(z, strength, objects, batch.scenes)
+        objects = latent_grid(foreground(video), tf, sf)
+    targets = None
+    if layout:
+        _, ph, pw = spec.dit.patch
+        targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw)).to(device)
+    return Encoded(z, strength, objects, batch.scenes, targets)
 
 
-def flow_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
-              batch: Encoded) -> float:
-    """One flow-matching step on an encoded batch, with fresh noise, times and captions."""
+def sample_times(cfg: TrainConfig, count: int, device) -> torch.Tensor:
+    if cfg.time_mean is None:
+        return shift_time(torch.rand(count, device=device), cfg.spec.shift)
+    return torch.sigmoid(cfg.time_mean + cfg.time_std * torch.randn(count, device=device))
+
+
+def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: WordTokenizer, device,
+              batch: Encoded, head: torch.nn.Module | None = None, bf16: bool = False) -> float:
+    """One flow-matching step on an encoded batch, with fresh noise, times and captions.
+
+    The loss is on the velocity whatever the network predicts (JiT's x-prediction, v-loss);
+    with `head`, the layout alignment loss of the block it watches is added.
+    """
+    spec = cfg.spec
     z, strength = batch.z, batch.strength
-    t = shift_time(torch.rand(z.shape[0], device=device), spec.shift)
+    t = sample_times(cfg, z.shape[0], device)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
     noise = torch.randn_like(z)
     tf5 = t_frame[:, None, :, None, None]
     x_t = (1 - tf5) * z + tf5 * noise
     ids, mask, _ = batch_ids(tok, captions_for(batch.scenes, rng, DROP_TEXT), spec.text.max_tokens)
     ids, mask = ids.to(device), mask.to(device)
-    ctx = net.text(ids, mask)
-    pred = net.dit(x_t, t_frame, ctx, mask)
-    weight = ((1 - strength)[:, None, :, None, None] * (1 + OBJECT_WEIGHT_DIT * batch.objects)).expand_as(pred)
-    loss = ((pred - (noise - z)) ** 2 * weight).sum() / weight.sum().clamp_min(1)
+    hidden: list[torch.Tensor] = []
+    hook = None
+    if head is not None and batch.layout is not None:
+        hook = net.dit.blocks[cfg.layout_block].register_forward_hook(lambda m, i, o: hidden.append(o))
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            ctx = net.text(ids, mask)
+            out = net.dit.network(x_t, t_frame, ctx, mask)
+    finally:
+        if hook is not None:
+            hook.remove()
+    weight = (1 - strength)[:, None, :, None, None] * (1 + OBJECT_WEIGHT_DIT * batch.objects)  # (B, 1, L, h, w)
+    norm = (weight.sum() * out.shape[1]).clamp_min(1)
+    if spec.dit.predicts == "clean":
+        # A clean prediction x0' has velocity error (x_t - x0') / t - (noise - x0) = (x0 - x0') / t: one
+        # subtraction over the clip instead of four (each pass over a pixel clip costs ~80 ms on this CPU).
+        error = (out.float() - z).square()
+        weight = weight / t_frame.clamp_min(MIN_TIME)[:, None, :, None, None] ** 2
+    else:
+        error = (out.float() - (noise - z)).square()
+    loss = (error * weight).sum() / norm
+    if hidden:
+        loss = loss + cfg.layout_weight * F.mse_loss(head(hidden[0].float()), batch.layout)
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)
+    torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
     opt.step()
     return loss.item()
 
 
-def dit_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, tok: WordTokenizer, device,
-             sizes: list[tuple[int, int]], scale: int = 1, pool: LatentPool | None = None) -> float:
+def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: WordTokenizer, device,
+             sizes: list[tuple[int, int]], pool: LatentPool | None = None, head: torch.nn.Module | None = None,
+             bf16: bool = False) -> float:
     """One DiT step: on a freshly encoded batch, or (as often as the pool says) on an earlier one."""
     if pool is not None and pool.reuse_now(rng):
-        return flow_step(net, opt, rng, spec, tok, device, pool.draw(rng))
-    batch = encode_batch(net, rng, spec, device, sizes, scale)
-    if pool is not None:
-        pool.add(batch)
-    return flow_step(net, opt, rng, spec, tok, device, batch)
+        batch = pool.draw(rng)
+    else:
+        batch = encode_batch(net, rng, cfg.spec, torch.device(device), sizes, cfg.batch_scale, layout=head is not None)
+        if pool is not None:
+            pool.add(batch)
+    return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16)
+
+
+class Trainer:
+    """A run's state: networks, optimisers, clock and budget; `run()` trains until the budget is spent."""
+
+    def __init__(self, cfg: TrainConfig, log: Log):
+        self.cfg, self.log = cfg, log
+        torch.manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed + int(time.time()))
+        self.device = torch.device(cfg.device)
+        spec = cfg.spec
+        self.tok = WordTokenizer(vocabulary())
+        if len(self.tok) > spec.text.vocab_size:
+            raise ValueError(f"vocabulary of {len(self.tok)} words exceeds the spec's {spec.text.vocab_size}")
+        self.net = VideoModel(spec).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.has_vae = any(True for _ in self.net.vae.parameters())
+        self.head = torch.nn.Linear(spec.dit.dim, LAYOUT_FEATURES).to(self.device) if cfg.layout_weight else None
+        self.optims = {}
+        if self.has_vae:
+            self.optims["vae"] = torch.optim.AdamW(self.net.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+        dit_params = list(self.net.dit.parameters()) + list(self.net.text.parameters())
+        self.optims["dit"] = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
+        if self.head is not None:
+            self.optims["head"] = torch.optim.AdamW(self.head.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
+        self.state = {"vae_steps": 0, "dit_steps": 0, "vae_seconds": 0.0, "dit_seconds": 0.0,
+                      "stats": not self.has_vae, "snapshots": 0}
+        self.clock = make_clock(cfg.clock)
+        self.bf16 = use_bf16(cfg)
+        self.sizes = working_sizes(spec)
+        self.pool = LatentPool(reuse=cfg.reuse) if cfg.reuse > 1 else None
+
+    def start(self) -> None:
+        cfg = self.cfg
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        if (cfg.out / "checkpoint.safetensors").is_file():
+            self.state |= checkpoint.load(cfg.out, self.net, self.ema, self.optims, self.head)
+            self.log(f"resumed from {cfg.out}: {self.state}")
+        elif cfg.init_from is not None:
+            from sora_cli.weights import load_model
+
+            loaded = load_model(str(cfg.init_from), self.device, torch.float32)
+            new = grow_into(self.net, loaded.net.state_dict())
+            self.ema.load_state_dict(self.net.state_dict())
+            self.state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
+            grown = f" (new layers: {', '.join(module_names(new))})" if new else ""
+            self.log(f"starting from weights in {cfg.init_from}{grown}")
+        self.log(f"bf16 autocast: {self.bf16}; clock: {cfg.clock}; {torch.get_num_threads()} threads")
+
+    def run(self) -> Path:
+        cfg, state = self.cfg, self.state
+        start = last_ckpt = self.clock()
+        end = start + cfg.minutes * 60
+        dit_start: float | None = None  # when this run reached the DiT: its rate decays over what is left
+        losses: list[float] = []
+        with open(cfg.out / "loss.csv", "a") as loss_log:
+            while (now := self.clock()) < end:
+                stage = "vae" if self.has_vae and state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
+                if stage == "vae":
+                    loss = self._vae_step()
+                else:
+                    dit_start = dit_start or now
+                    loss = self._dit_step(now, dit_start, end)
+                state[f"{stage}_steps"] += 1
+                state[f"{stage}_seconds"] += self.clock() - now
+                losses.append(loss)
+                loss_log.write(f"{time.time():.1f},{stage},{state[stage + '_steps']},{loss:.5f}\n")
+                if len(losses) == 50:
+                    self.log(f"{stage} step {state[stage + '_steps']}: loss {sum(losses) / 50:.4f} "
+                             f"({(self.clock() - start) / 60:.1f} budget min)")
+                    losses.clear()
+                    loss_log.flush()
+                if math.isnan(loss):
+                    raise FloatingPointError(f"loss became NaN at {stage} step {state[stage + '_steps']}")
+                if now - last_ckpt > cfg.checkpoint_minutes * 60:
+                    checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
+                    last_ckpt = now
+                self._snapshot_if_due()
+        if self.has_vae and state["vae_seconds"] >= cfg.vae_minutes * 60 and not state["stats"]:
+            self._measure_stats()
+        checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
+        self.log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
+        return cfg.out
+
+    def _vae_step(self) -> float:
+        cfg, state = self.cfg, self.state
+        # decay to a tenth over the autoencoder's time: a fixed budget ends on a low rate
+        progress = state["vae_seconds"] / (cfg.vae_minutes * 60)
+        for group in self.optims["vae"].param_groups:
+            group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
+        state["stats"] = False  # the latents move: measure their statistics again
+        return vae_step(self.net, self.optims["vae"], self.rng, cfg.spec, self.device, cfg.batch_scale)
+
+    def _measure_stats(self) -> None:
+        measure_latent_stats(self.net, self.cfg.spec, self.rng, self.device)
+        self.ema.load_state_dict(self.net.state_dict())
+        self.state["stats"] = True
+        self.log(f"latent mean {self.net.vae.latent_mean.tolist()} std {self.net.vae.latent_std.tolist()}")
+
+    def _dit_step(self, now: float, dit_start: float, end: float) -> float:
+        cfg, state = self.cfg, self.state
+        if not state["stats"]:
+            self._measure_stats()
+        self.net.vae.requires_grad_(False)
+        warm = min(1.0, (state["dit_steps"] + 1) / cfg.warmup_steps)
+        left = max(0.1, 1 - (now - dit_start) / max(end - dit_start, 1.0))
+        for group in self.optims["dit"].param_groups:
+            group["lr"] = cfg.dit_lr * warm * left
+        aligning = self.head is not None and (now - dit_start) < cfg.layout_until * (end - dit_start)
+        head = self.head if aligning else None
+        opt = self.optims["dit"]
+        if head is not None:  # one optimiser step for the DiT and the head together
+            opt = _Both(opt, self.optims["head"])
+        loss = dit_step(self.net, opt, self.rng, cfg, self.tok, self.device, self.sizes, self.pool, head, self.bf16)
+        _ema_update(self.ema, self.net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
+        return loss
+
+    def _snapshot_if_due(self) -> None:
+        cfg = self.cfg
+        if not cfg.snapshot_minutes:
+            return
+        due = int(self.state["dit_seconds"] / (cfg.snapshot_minutes * 60))
+        if due > self.state["snapshots"]:
+            self.state["snapshots"] = due
+            folder = cfg.out / "snapshots" / f"min{due * cfg.snapshot_minutes:05.1f}"
+            if folder.exists():
+                shutil.rmtree(folder)
+            checkpoint.export_net(self.ema, cfg.spec, folder)
+            self.log(f"snapshot {folder}")
+
+
+class _Both:
+    """Two optimisers stepped as one (the DiT's and the layout head's)."""
+
+    def __init__(self, *optims):
+        self.optims = optims
+        self.param_groups = [g for o in optims for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optims:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.optims:
+            o.step()
 
 
 def train(cfg: TrainConfig, log: Log = print) -> Path:
     """Train within the budget; returns the checkpoint folder."""
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed + int(time.time()))
-    device = torch.device(cfg.device)
-    spec = cfg.spec
-    tok = WordTokenizer(vocabulary())
-    if len(tok) > spec.text.vocab_size:
-        raise ValueError(f"vocabulary of {len(tok)} words exceeds the spec's {spec.text.vocab_size}")
-    net = VideoModel(spec).to(device)
-    ema = copy.deepcopy(net).requires_grad_(False)
-    vae_opt = torch.optim.AdamW(net.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    dit_params = list(net.dit.parameters()) + list(net.text.parameters())
-    dit_opt = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
-    optims = {"vae": vae_opt, "dit": dit_opt}
-    state = {"vae_steps": 0, "dit_steps": 0, "vae_seconds": 0.0, "dit_seconds": 0.0, "stats": False}
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    if (cfg.out / "checkpoint.safetensors").is_file():
-        state = checkpoint.load(cfg.out, net, ema, optims)
-        log(f"resumed from {cfg.out}: {state}")
-    elif cfg.init_from is not None:
-        from sora_cli.weights import load_model
-
-        loaded = load_model(str(cfg.init_from), device, torch.float32)
-        new = grow_into(net, loaded.net.state_dict())
-        ema.load_state_dict(net.state_dict())
-        state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
-        grown = f" (new layers: {', '.join(module_names(new))})" if new else ""
-        log(f"starting from weights in {cfg.init_from}{grown}")
-    sizes = working_sizes(spec)
-    start = last_ckpt = time.time()
-    end = start + cfg.minutes * 60
-    dit_start: float | None = None  # when this run reached the DiT: its rate decays over what is left
-    losses: list[float] = []
-    pool = LatentPool(reuse=cfg.reuse) if cfg.reuse > 1 else None
-    with open(cfg.out / "loss.csv", "a") as loss_log:
-        while (now := time.time()) < end:
-            stage = "vae" if state["vae_seconds"] < cfg.vae_minutes * 60 else "dit"
-            t0 = time.time()
-            if stage == "vae":
-                # decay to a tenth over the autoencoder's time: a fixed budget ends on a low rate
-                progress = state["vae_seconds"] / (cfg.vae_minutes * 60)
-                for group in vae_opt.param_groups:
-                    group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
-                loss = vae_step(net, vae_opt, rng, spec, device, cfg.batch_scale)
-                state["stats"] = False  # the latents moved: measure their statistics again
-            else:
-                if not state["stats"]:
-                    measure_latent_stats(net, spec, rng, device)
-                    ema.load_state_dict(net.state_dict())
-                    state["stats"] = True
-                    log(f"latent mean {net.vae.latent_mean.tolist()} std {net.vae.latent_std.tolist()}")
-                net.vae.requires_grad_(False)
-                warm = min(1.0, (state["dit_steps"] + 1) / 200)
-                dit_start = dit_start or now
-                left = max(0.1, 1 - (now - dit_start) / max(end - dit_start, 1.0))
-                for group in dit_opt.param_groups:
-                    group["lr"] = cfg.dit_lr * warm * left
-                loss = dit_step(net, dit_opt, rng, spec, tok, device, sizes, cfg.batch_scale, pool)
-                _ema_update(ema, net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
-            state[f"{stage}_steps"] += 1
-            state[f"{stage}_seconds"] += time.time() - t0
-            losses.append(loss)
-            loss_log.write(f"{time.time():.1f},{stage},{state[stage + '_steps']},{loss:.5f}\n")
-            if len(losses) == 50:
-                log(f"{stage} step {state[stage + '_steps']}: loss {sum(losses) / 50:.4f} "
-                    f"({(time.time() - start) / 60:.1f} min)")
-                losses.clear()
-                loss_log.flush()
-            if math.isnan(loss):
-                raise FloatingPointError(f"loss became NaN at {stage} step {state[stage + '_steps']}")
-            if now - last_ckpt > cfg.checkpoint_minutes * 60:
-                checkpoint.save(cfg.out, net, ema, optims, state)
-                last_ckpt = now
-    if state["vae_seconds"] >= cfg.vae_minutes * 60 and not state["stats"]:
-        measure_latent_stats(net, spec, rng, device)
-        ema.load_state_dict(net.state_dict())
-        state["stats"] = True
-    checkpoint.save(cfg.out, net, ema, optims, state)
-    log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
-    return cfg.out
+    trainer = Trainer(cfg, log)
+    trainer.start()
+    return trainer.run()
 
 
 def grow_into(net: VideoModel, weights: dict[str, torch.Tensor]) -> list[str]:

@@ -73,14 +73,21 @@ def distance(shape: str, px: Tensor, py: Tensor, x: Tensor, y: Tensor, size: Ten
     return torch.maximum(slanted, qy - half)
 
 
-def render(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
-    """-> uint8 (T, H, W, 3)."""
+def coverage(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
+    """(K, T, H, W): how much of each pixel each of the scene's K objects covers, before occlusion."""
     t = t0 + torch.arange(frames, dtype=torch.float32) / fps
     py = torch.arange(height, dtype=torch.float32).view(1, -1, 1) + 0.5
     px = torch.arange(width, dtype=torch.float32).view(1, 1, -1) + 0.5
+    return torch.stack([(0.5 - distance(thing.shape, px, py, *track(thing, t, width, height))).clamp(0, 1)
+                        for thing in scene.things])
+
+
+def render(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
+    """-> uint8 (T, H, W, 3)."""
     image = torch.tensor(BACKGROUNDS[scene.background], dtype=torch.float32).expand(frames, height, width, 3).clone()
-    for thing in scene.things:
-        cover = (0.5 - distance(thing.shape, px, py, *track(thing, t, width, height))).clamp(0, 1)[..., None]
+    covers = coverage(scene, width, height, frames, fps, t0)
+    for thing, cover in zip(scene.things, covers):
+        cover = cover[..., None]
         colour = torch.tensor(OBJECT_COLOURS[thing.colour], dtype=torch.float32)
         image = image * (1 - cover) + colour * cover
     if scene.bw:

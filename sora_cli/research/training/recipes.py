@@ -1,0 +1,54 @@
+"""Training recipes as data: a model spec and the TrainConfig settings that train it from scratch.
+
+`sora train --recipe NAME` runs one. The bake-off of issue 18 compares these at a fixed CPU
+budget on the same held-out prompts (docs/sora-mini-bakeoff.md); the winner's spec becomes
+SORA_MINI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sora_cli.specs import SORA_MINI, DiTSpec, ModelSpec, TextSpec, VAESpec
+
+# Raw pixels, 8x8 pixels x 4 frames a latent cell and 2x2 cells a token: a token is a
+# 16x16x4 block (3,072 values), 585 tokens for a 2 s 144x80 window, 195 for a preview.
+PIXELS = VAESpec(kind="pixels", latent_channels=3 * 4 * 8 * 8, channel_mults=(1, 1, 1, 1),
+                 temporal_down=(False, True, True))
+
+# A pixel-space DiT that predicts the clean clip (JiT), with the caption pooled into adaLN as
+# well as cross-attended. On this CPU a step is bound by memory traffic (elementwise passes
+# and attention over 585 tokens), not by matmuls: widths 256 / 384 / 512 cost 3.0 / 4.3 /
+# 5.2 s a step of 12 full-size clips in bf16, so 256 buys the most steps in a fixed budget.
+PIXEL_DIT = ModelSpec(
+    name="sora-mini",
+    vae=PIXELS,
+    dit=DiTSpec(dim=256, depth=6, heads=4, patch=(1, 2, 2), frame_positions=True, predicts="clean",
+                pooled_text=True),
+    text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
+    max_area=144 * 80,
+    steps=30,
+    preview_steps=8,
+    shift=3.0,
+)
+
+# name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
+RECIPES: dict[str, tuple[ModelSpec, dict]] = {
+    # Today's design (v1-v10): a learned causal VAE, then a latent DiT predicting velocity.
+    "latent-dit": (SORA_MINI, dict(vae_minutes=15.0, reuse=3)),
+    # JiT in pixels: x-prediction, logit-normal times toward noise (median t = 0.73), batches
+    # of 18 full-size clips (36 previews), bf16 where the CPU has AMX.
+    "pixel-dit": (PIXEL_DIT, dict(vae_minutes=0.0, batch_scale=4, time_mean=1.0, time_std=1.0, ema=0.995,
+                                  warmup_steps=100)),
+    # The same, plus a REPA-style head that aligns block 2's tokens to the renderer's layout
+    # (which object attributes lie under each token) for the first half of the budget.
+    "pixel-dit-layout": (PIXEL_DIT, dict(vae_minutes=0.0, batch_scale=4, time_mean=1.0, time_std=1.0, ema=0.995,
+                                         warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
+}
+
+
+def recipe(name: str) -> tuple[ModelSpec, dict]:
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe '{name}' (known: {', '.join(RECIPES)})")
+    spec, settings = RECIPES[name]
+    return replace(spec), dict(settings)
