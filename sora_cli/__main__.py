@@ -1,3 +1,3 @@
-from sora_cli.cli.app import main
+from sora_cli.cli.entry import main
 
 main()

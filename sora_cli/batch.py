@@ -35,8 +35,12 @@ class Item:
 
     @property
     def key(self) -> str:
-        """Identifies what the item asks for, so a changed item is made again."""
-        text = json.dumps({k: v for k, v in vars(self.request).items() if k != "overwrite"}, sort_keys=True)
+        """Identifies what the item asks for, so a changed item is made again. The output counts
+        by where it resolves to: `--out-dir out` and `--out-dir $PWD/out` are the same batch."""
+        fields_ = {k: v for k, v in vars(self.request).items() if k != "overwrite"}
+        if fields_.get("output"):
+            fields_["output"] = str(Path(fields_["output"]).resolve())
+        text = json.dumps(fields_, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -71,21 +75,25 @@ def read_items(text: str, fmt: str, source: str) -> list[tuple[int, dict]]:
     return [(node.start_mark.line + 1, data) for node, data in zip(root.value, loaded)]
 
 
-def parse_item(raw: object, where: str) -> Request:
+def parse_item(raw: object, where: str) -> tuple[Request, list[str]]:
+    """An item's Request from the fields that parse, and one problem for each that does not."""
     if isinstance(raw, str):
         raw = {"prompt": raw}
     if not isinstance(raw, dict):
-        raise BadInput(f"{where}: an item is a prompt or a mapping of fields")
+        return Request(), [f"{where}: an item is a prompt or a mapping of fields"]
+    problems = []
     unknown = set(raw) - REQUEST_KEYS
     if unknown:
-        raise BadInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        problems.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     values = {}
     for key, value in raw.items():
+        if key in unknown:
+            continue
         try:
             values[key] = _coerce(value, _TYPES[key])
         except ValueError:
-            raise BadInput(f"{where}: {key}={value!r} is not a valid {_TYPES[key]}") from None
-    return Request(**values)
+            problems.append(f"{where}: {key}={value!r} is not a valid {_TYPES[key]}")
+    return Request(**values), problems
 
 
 def _coerce(value: object, kind: str) -> object:
@@ -113,7 +121,7 @@ Problem = tuple[int, str]  # (line, message)
 
 
 def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None) -> tuple[list[Item], list[Problem]]:
-    """-> the items that parse, and one problem line for each that does not."""
+    """-> every item (from the fields that parse), and one problem for each field that does not."""
     fmt = (fmt or path.suffix).lower()
     fmt = ".yaml" if fmt == ".yml" else fmt
     if not fmt.startswith("."):
@@ -132,15 +140,17 @@ def load_batch(path: Path, fmt: str | None = None, stdin_text: str | None = None
         raise BadInput(f"{path}: no items")
     items, problems = [], []
     for i, (line, raw) in enumerate(rows):
-        try:
-            items.append(Item(i, line, parse_item(raw, f"{path}:{line}")))
-        except BadInput as exc:
-            problems.append((line, str(exc)))
+        request, found = parse_item(raw, f"{path}:{line}")
+        items.append(Item(i, line, request))
+        problems += [(line, message) for message in found]
     return items, problems
 
 
 def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> list[Item]:
-    """Fill in what items leave open: seed, output path, the command line's defaults."""
+    """Fill in what items leave open: seed, output path, the command line's defaults.
+
+    A relative output is inside the out-dir; an absolute one is where the item says.
+    """
     planned = []
     for item in items:
         req = item.request
@@ -153,17 +163,37 @@ def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> li
     return planned
 
 
-def validate(items: list[Item], source: Path, done: set[int], problems: list[Problem]) -> list[str]:
-    """Every problem in the batch, each with its line; items already done are not re-checked."""
+def validate(items: list[Item], source: Path, out_dir: Path, done: set[int], problems: list[Problem],
+             raw_outputs: dict[int, str | None]) -> list[str]:
+    """Every problem of every line, in line order; items already done are not re-checked.
+
+    `raw_outputs`: each item's output as the file gave it, to refuse relative paths that
+    would leave the out-dir ("../x.mp4"); an absolute path says where it goes explicitly.
+    """
     problems = list(problems)
+    by_output: dict[Path, int] = {}
     for item in items:
+        where = f"{source}:{item.line}"
+        raw = raw_outputs.get(item.index)
+        if raw and not Path(raw).is_absolute() and not _inside(Path(item.request.output), out_dir):
+            problems.append((item.line, f"{where}: output {raw} is outside the out-dir {out_dir} "
+                                        "(give an absolute path to write elsewhere)"))
+        resolved = Path(item.request.output).resolve()
+        if resolved in by_output:
+            problems.append((item.line, f"{where}: output {item.request.output} is also line "
+                                        f"{by_output[resolved]}'s output"))
+        by_output.setdefault(resolved, item.line)
         if item.index in done:
             continue
         try:
-            build_job(item.request)
+            build_job(item.request, folder_to_be_made=out_dir)
         except BadInput as exc:
-            problems.append((item.line, f"{source}:{item.line}: {exc}"))
-    return [message for _, message in sorted(problems)]
+            problems.append((item.line, f"{where}: {exc}"))
+    return [message for _, message in sorted(problems, key=lambda p: p[0])]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
 
 
 def is_complete(item: Item) -> bool:

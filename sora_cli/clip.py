@@ -15,10 +15,10 @@ from sora_cli.video_io import write_video
 
 def rerender_command(job: Job, preview: bool) -> str:
     """The `sora` command that makes this clip again (at full size when preview=False)."""
-    args = ["sora", job.mode]
-    args += [a for a in (job.image_path, job.video_path if job.mode in ("extend", "v2v") else None) if a]
-    args += [job.prompt, "--seed", str(job.seed), "--width", str(job.width), "--height", str(job.height),
-             "--fps", f"{job.fps:g}", "--frames", str(job.frames), "--model", job.model]
+    given = [a for a in (job.image_path, job.video_path if job.mode in ("extend", "v2v") else None) if a]
+    positional = [*given, job.prompt]
+    args = ["--seed", str(job.seed), "--width", str(job.width), "--height", str(job.height),
+            "--fps", f"{job.fps:g}", "--frames", str(job.frames), "--model", job.model]
     if job.steps:
         args += ["--steps", str(job.steps)]
     if job.guidance is not None:
@@ -35,7 +35,10 @@ def rerender_command(job: Job, preview: bool) -> str:
         args += ["--strength", f"{job.strength:g}"]
     if preview:
         args.append("--preview")
-    return shlex.join(args)
+    if any(a.startswith("-") for a in positional):
+        # a prompt or file name that looks like an option must come after "--", options before it
+        return shlex.join(["sora", job.mode, *args, "--", *positional])
+    return shlex.join(["sora", job.mode, *positional, *args])
 
 
 def metadata(plan: ClipPlan, model_source: str, extra: dict | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 Exit codes (documented in the README):
   0 success, 1 internal error, 2 usage, 3 bad input, 4 partial batch,
-  5 generation or output failure, 130 interrupted.
+  5 generation or output failure, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 
@@ -32,3 +32,11 @@ class GenerationFailed(SoraError):
 
 class Interrupted(SoraError):
     exit_code = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, docker stop, systemd), raised in the main thread by the entry point's
+    handler. A KeyboardInterrupt, so everything that cleans up after Ctrl-C (the encoder's
+    child process, temp files, the batch manifest) cleans up after it too."""
+
+    exit_code = 143

@@ -46,6 +46,7 @@ class Job:
     video_path: str | None = None
     backward: bool = False
     strength: float = V2V_STRENGTH
+    notes: tuple[str, ...] = ()  # inputs not used as given (an audio track, a GIF's later frames): warned
 
 
 @dataclass(frozen=True)

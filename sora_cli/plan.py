@@ -65,7 +65,7 @@ def plan_clip(job: Job, model: LoadedModel) -> ClipPlan:
         guidance_interval=spec.guidance_interval if job.guidance_interval is None else job.guidance_interval,
     )
     unknown = tuple(model.unknown_words(job.prompt))
-    warnings = []
+    warnings = list(job.notes)
     if unknown:
         warnings.append(f"{spec.name} does not know these words and ignores them: {', '.join(unknown)}")
     if not native:

@@ -6,6 +6,7 @@ load: the prompt, sizes, frame counts, input files, the output path.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass, fields
@@ -44,6 +45,8 @@ class Request:
 
 
 REQUEST_KEYS = {f.name for f in fields(Request)}
+# An image this many times smaller than the output (on its tighter side) is worth a warning.
+UPSCALE_WARNING = 4.0
 
 
 def new_seed() -> int:
@@ -65,12 +68,20 @@ def default_output(req: Request, seed: int, folder: Path = Path(".")) -> Path:
     return path
 
 
-def build_job(req: Request, default_folder: Path = Path(".")) -> tuple[Job, Output]:
+def build_job(req: Request, default_folder: Path = Path("."),
+              folder_to_be_made: Path | None = None) -> tuple[Job, Output]:
+    """Check everything that can be checked without the model; `folder_to_be_made`: an output
+    folder the caller creates after this (a batch's out-dir)."""
     if req.mode not in MODES:
         raise BadInput(f"unknown mode '{req.mode}' (use {', '.join(MODES)})")
     prompt = (req.prompt or "").strip()
-    if not prompt:
+    # A video to continue or close into a loop carries the content; words only steer it.
+    if not prompt and not (req.video and req.mode in ("loop", "extend")):
         raise BadInput("the prompt is empty")
+    for name in ("guidance", "fps", "duration", "seconds", "strength"):
+        value = getattr(req, name)
+        if value is not None and not math.isfinite(value):
+            raise BadInput(f"--{name} must be a finite number, got {value}")
     if req.at not in ("start", "end"):
         raise BadInput(f"--at must be start or end, not '{req.at}'")
     if req.mode == "v2v" and not 0.0 < req.strength <= 1.0:
@@ -88,7 +99,7 @@ def build_job(req: Request, default_folder: Path = Path(".")) -> tuple[Job, Outp
         raise BadInput("animate needs an IMAGE")
     if needs_video and not req.video:
         raise BadInput(f"{req.mode} needs a VIDEO")
-    image = read_image(Path(req.image)) if needs_image else None
+    image, image_frames = read_image(Path(req.image)) if needs_image else (None, 0)
     video = read_video(Path(req.video)) if (needs_video or (req.mode == "loop" and req.video)) else None
 
     width, height, fps, preset_duration = _size_and_fps(req, video)
@@ -102,14 +113,30 @@ def build_job(req: Request, default_folder: Path = Path(".")) -> tuple[Job, Outp
     output = Path(req.output) if req.output else default_output(req, seed, default_folder)
     if not output.suffix:
         output = output.with_suffix(".mp4")
-    check_output(output, req.overwrite)
+    check_output(output, req.overwrite, folder_to_be_made)
     job = Job(
         mode=req.mode, prompt=prompt, seed=seed, model=req.model, width=width, height=height,
         fps=fps, frames=frames, negative=req.negative, steps=req.steps,
         guidance=req.guidance, preview=req.preview, image=image, image_path=req.image, at=req.at,
         video=video, video_path=req.video, backward=req.backward, strength=req.strength,
+        notes=_dropped_inputs(req, image, image_frames, video, width, height),
     )
     return job, Output(output, req.overwrite)
+
+
+def _dropped_inputs(req: Request, image, image_frames: int, video, width: int, height: int) -> tuple[str, ...]:
+    """One line for each part of an input that the clip will not use as given."""
+    notes = []
+    if image_frames > 1:
+        notes.append(f"{req.image} is animated; only its first frame is used")
+    if image is not None:
+        _, h, w, _ = image.shape
+        scale = max(width / w, height / h)
+        if scale >= UPSCALE_WARNING:
+            notes.append(f"{req.image} is {w}x{h}; it is upscaled {scale:.0f} times to {width}x{height}")
+    if video is not None and video.audio:
+        notes.append(f"{req.video} has an audio track; the clip is written without it")
+    return tuple(notes)
 
 
 def _size_and_fps(req: Request, video) -> tuple[int, int, float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -31,18 +32,41 @@ FORMATS = {".mp4", ".gif", ".webm"}
 class Video:
     frames: Tensor  # (T, H, W, 3) uint8
     fps: float
+    audio: bool = False  # the file had an audio track (clips are written without one)
 
 
 def ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def read_video(path: Path, what: str = "video") -> Video:
+@dataclass(frozen=True)
+class Probe:
+    rate: float | None  # the stream's nominal frame rate (ffmpeg's tbr): constant, even for VFR input
+    audio: bool  # the file carries an audio track
+
+
+def probe(path: Path) -> Probe:
+    """What ffmpeg says of a file's streams (its own summary on stderr; no ffprobe ships with imageio-ffmpeg)."""
+    proc = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                          errors="replace")
+    video = next((ln for ln in proc.stderr.splitlines() if "Video:" in ln), "")
+    rate = re.search(r"([\d.]+)k? tbr", video)
+    return Probe(float(rate.group(1)) if rate and float(rate.group(1)) > 0 else None,
+                 any("Audio:" in ln for ln in proc.stderr.splitlines()))
+
+
+def read_video(path: Path, what: str = "video", max_frames: int | None = None) -> Video:
+    """Every frame at a constant rate: a variable-frame-rate file is resampled by its timestamps to
+    its nominal rate, so its duration is kept (reading frames as they come plays VFR clips slow)."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{what} not found: {path}")
+    info = probe(path)
     try:
-        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        params = ["-vf", f"fps={info.rate:g}"] if info.rate and what == "video" else []
+        if max_frames:
+            params += ["-frames:v", str(max_frames)]
+        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=params)
         meta = reader.__next__()
         w, h = meta["size"]
         frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in reader]
@@ -50,13 +74,15 @@ def read_video(path: Path, what: str = "video") -> Video:
         raise BadInput(f"cannot read {what} {path}: not a readable {what} ({_first_line(exc)})") from None
     if not frames:
         raise BadInput(f"cannot read {what} {path}: it has no frames")
-    fps = float(meta.get("fps") or 24.0)
-    return Video(torch.from_numpy(np.stack(frames)), fps)
+    fps = float(info.rate or meta.get("fps") or 24.0) if what == "video" else float(meta.get("fps") or 24.0)
+    return Video(torch.from_numpy(np.stack(frames)), fps, info.audio)
 
 
-def read_image(path: Path) -> Tensor:
-    """An image as a one-frame (1, H, W, 3) uint8 video."""
-    return read_video(path, "image").frames[:1]
+def read_image(path: Path) -> tuple[Tensor, int]:
+    """An image as a one-frame (1, H, W, 3) uint8 video, and how many frames the file had
+    (an animated GIF has several: only its first is used)."""
+    video = read_video(path, "image", max_frames=2)
+    return video.frames[:1], video.frames.shape[0]
 
 
 def _first_line(exc: Exception) -> str:
@@ -64,15 +90,25 @@ def _first_line(exc: Exception) -> str:
     return lines[-1][:160] if lines else type(exc).__name__
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Fail before any work when the output cannot be written."""
+def check_output(path: Path, overwrite: bool, folder_to_be_made: Path | None = None) -> None:
+    """Fail before any work when the output cannot be written. `folder_to_be_made`: a folder the
+    caller creates before writing (a batch's out-dir), so it need not exist yet."""
+    if path.is_dir():
+        raise BadInput(f"output is a directory: {path} (give a file name such as {path / 'clip.mp4'})")
     if path.suffix.lower() not in FORMATS:
         raise BadInput(f"unsupported output format '{path.suffix}' (use {', '.join(sorted(FORMATS))})")
     for target in (path, path.with_suffix(".json")):
+        if target.is_dir():
+            raise BadInput(f"output is a directory: {target}")
         if target.exists() and not overwrite:
             raise BadInput(f"output exists: {target} (use --overwrite to replace it)")
-    if not path.parent.is_dir():
+    parent = path.parent
+    if not parent.is_dir() and not (folder_to_be_made is not None and _within(parent, folder_to_be_made)):
         raise BadInput(f"output folder does not exist: {path.parent}")
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path.resolve() == folder.resolve() or folder.resolve() in path.resolve().parents
 
 
 def _codec_args(suffix: str, metadata: str, draft: bool = False) -> list[str]:
@@ -102,25 +138,88 @@ def write_video(path: Path, frames: Iterable[Tensor], frame_size: tuple[int, int
                 fps: float, metadata: dict, overwrite: bool = False, draft: bool = False) -> None:
     """Stream uint8 (H, W, 3) frames of `frame_size` into `path` atomically, at `size`
     (scaled to cover and centre-cropped by ffmpeg when the two differ), with metadata
-    in the container and a .json sidecar. `draft` trades file size for encoding speed."""
+    in the container and a .json sidecar. `draft` trades file size for encoding speed.
+
+    Both files are written to hidden temp names first (the sidecar before the clip, as it
+    is small), then published: a clip never appears without its sidecar, a failure names
+    the file that failed, and an interrupt leaves neither temp file behind.
+    """
     path = Path(path)
     check_output(path, overwrite)
-    text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     sidecar = path.with_suffix(".json")
+    for target in (path, sidecar):
+        remove_stale_parts(target)
+    text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
+    clip_tmp, side_tmp = _temp_for(path), _temp_for(sidecar)
+    writing = sidecar
     try:
+        _write_text(side_tmp, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        writing = path
         suffix = path.suffix.lower()
-        _encode(tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text, draft))
-        _commit(tmp, path, overwrite)
-        _write_text_atomic(sidecar, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        _encode(clip_tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text, draft))
+        for tmp in (clip_tmp, side_tmp):
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for temp files, not for the user's clips
+        _commit(clip_tmp, path, overwrite)
+        writing = sidecar
+        try:
+            os.replace(side_tmp, sidecar)
+        except OSError:
+            path.unlink(missing_ok=True)  # no clip without its sidecar
+            raise
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise GenerationFailed(f"disk full while writing {path}") from None
-        raise GenerationFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise GenerationFailed(f"disk full while writing {writing}") from None
+        raise GenerationFailed(f"cannot write {writing}: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        clip_tmp.unlink(missing_ok=True)
+        side_tmp.unlink(missing_ok=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _temp_for(path: Path) -> Path:
+    """A hidden temp file beside `path` that names this process, so a later run can tell a
+    killed run's leftovers (`remove_stale_parts`) from a live run's work in progress."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Delete temp files for `path` left by processes that no longer run (kill -9, power loss)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\..+\.part$")
+    removed = []
+    for candidate in path.parent.glob(f".{glob_escape(path.name)}.*.part"):
+        match = pattern.match(candidate.name)
+        if match and not _alive(int(match.group(1))):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _encode(tmp: Path, frames: Iterable[Tensor], frame_size: tuple[int, int], fps: float,
@@ -143,16 +242,6 @@ def _encode(tmp: Path, frames: Iterable[Tensor], frame_size: tuple[int, int], fp
         if "No space left" in err:
             raise OSError(errno.ENOSPC, "No space left on device")
         raise GenerationFailed(f"ffmpeg failed to encode {tmp.suffix}: {err.strip().splitlines()[-1:] or 'unknown error'}")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _commit(tmp: Path, path: Path, overwrite: bool) -> None:

@@ -61,10 +61,11 @@ def test_the_whole_file_is_validated_before_any_work_with_line_numbers(cli):
     write(cli.cwd, "bad.jsonl", text)
     r = cli("batch", "bad.jsonl", "--out-dir", "out")
     assert r.exit_code == 3
-    errors = r.stderr.strip().splitlines()
+    *errors, summary = r.stderr.strip().splitlines()
     assert [e.split(":")[2] for e in errors] == ["2", "3", "4"]
     assert "prompt is empty" in errors[0] and "colour" in errors[1] and "image not found" in errors[2]
-    assert not list((cli.cwd / "out").glob("*.mp4"))
+    assert summary == "error: 3 problems in bad.jsonl; nothing was run"
+    assert not (cli.cwd / "out").exists()  # a file that fails validation creates nothing
 
 
 def test_malformed_files_are_bad_input(cli):

@@ -8,6 +8,7 @@ import typer
 
 from sora_cli import __version__
 from sora_cli.cli import batch, catalog, make, train
+from sora_cli.cli.entry import interrupt_exit
 
 app = typer.Typer(
     name="sora",
@@ -41,9 +42,11 @@ def main() -> None:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+    except typer.Abort as exc:  # click turns an interrupt outside a command body into Abort
+        cause = exc.__cause__ or exc.__context__
+        line, code = interrupt_exit(cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt())
+        typer.echo(line, err=True)
+        sys.exit(code)
     except Exception as exc:
         # Typer vendors its own click, so match click's exception interface, not its classes.
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):

@@ -35,18 +35,21 @@ def batch(file: Annotated[Path, typer.Argument(help="Prompt file (.txt, .jsonl, 
             fmt = ".txt"
         items, parse_problems = b.load_batch(file, fmt, stdin)
         folder = out_dir or (Path(f"{file.stem}_clips") if stdin is None else Path("batch_clips"))
-        folder.mkdir(parents=True, exist_ok=True)
         manifest = b.read_manifest(folder)
         base = seed if seed is not None else manifest.get("base_seed", new_seed())
         defaults = {k: v for k, v in dict(preset=preset, steps=steps, model=model, preview=preview,
                                             overwrite=overwrite).items() if v is not None}
+        raw_outputs = {i.index: i.request.output for i in items}
         items = b.plan(items, folder, base, defaults)
         done = {i.index for i in items if b.is_complete(i)}
-        problems = b.validate(items, file, done, parse_problems)
-        if problems:
-            for line in problems[:-1]:
+        problems = b.validate(items, file, folder, done, parse_problems, raw_outputs)
+        if len(problems) == 1:
+            raise BadInput(problems[0])
+        if problems:  # every problem on its own line, then how many; nothing was created
+            for line in problems:
                 typer.echo(f"error: {line}", err=True)
-            raise BadInput(problems[-1] + (f" ({len(problems)} problems)" if len(problems) > 1 else ""))
+            raise BadInput(f"{len(problems)} problems in {file}; nothing was run")
+        folder.mkdir(parents=True, exist_ok=True)
         results = _run_items(items, done, folder, base, str(file), device, dtype, report)
         failed = [r for r in results if r["status"] == "failed"]
         summary = {"manifest": str(folder / b.MANIFEST), "done": len(results) - len(failed),

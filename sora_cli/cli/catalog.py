@@ -12,7 +12,8 @@ from rich.table import Table
 
 from sora_cli.cli import options as o
 from sora_cli.cli.console import errors_as_exit_codes
-from sora_cli.errors import BadInput, GenerationFailed
+from sora_cli.errors import BadInput
+from sora_cli.hub import download
 from sora_cli.presets import load_presets
 from sora_cli.specs import SPECS
 from sora_cli.video_io import read_metadata
@@ -65,13 +66,7 @@ def pull(name: Annotated[str, typer.Argument(help="Model to download into the Hu
         if not spec.hf_repo:
             typer.echo(str(find_model(name)))
             return
-        from huggingface_hub import snapshot_download
-
-        try:
-            path = snapshot_download(spec.hf_repo, revision=spec.revision, allow_patterns=list(spec.files) or None)
-        except Exception as exc:  # noqa: BLE001 - hub errors are many; each becomes one line
-            raise GenerationFailed(f"cannot download {spec.hf_repo} (offline?): "
-                                   f"{str(exc).splitlines()[0][:200]}") from None
+        path = download(spec)
         typer.echo(path)
 
 

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sora_cli.errors import Interrupted, SoraError
+from sora_cli.errors import Interrupted, SoraError, Terminated
 
 
 class Reporter:
@@ -68,6 +68,9 @@ class Reporter:
 
 def fail(error: BaseException) -> typer.Exit:
     """Print one line for an error and return the exit that carries its code."""
+    if isinstance(error, Terminated):
+        typer.echo("error: terminated", err=True)
+        return typer.Exit(Terminated.exit_code)
     if isinstance(error, KeyboardInterrupt):
         error = Interrupted("interrupted")
     if isinstance(error, SoraError):

@@ -13,7 +13,10 @@ from pathlib import Path
 from sora_cli.models.interface import Encoded
 
 PAD, BOS = "<pad>", "<bos>"
-_WORD = re.compile(r"[a-z0-9]+")
+# A word is a run of letters or digits in any script, or a run of other non-ASCII symbols (an
+# emoji): so "赤い", "كرة" and "🔴" are each named as unknown, while ASCII splits as the
+# vocabulary was built ("medium-sized" -> "medium", "sized").
+_WORD = re.compile(r"[^\W_]+|[^\x00-\x7f\w\s]+")
 
 
 class WordTokenizer:
