@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from sora_cli.engine import Settings
-from sora_cli.frames import cover_resize, retime
+from sora_cli.frames import cover_resize, resample_indices
 from sora_cli.jobs import Job
 from sora_cli.models.interface import LoadedModel
 from sora_cli.presets import model_size
@@ -83,9 +83,15 @@ def _given_frames(job: Job, spec: ModelSpec, s: Settings) -> dict:
     def native(out_frames: int) -> int:  # model frames covering `out_frames` output frames
         return max(1, math.ceil(out_frames * spec.fps / job.fps)) if out_frames > 0 else 0
 
-    def clip() -> Given:
+    def clip(head: bool = False, tail: bool = False) -> Given:
+        """The input video as given, and at the working size only the frames the engine reads: its
+        first or last context frames (resizing a long video whole took a minute for one second kept)."""
         src = job.video
-        working = cover_resize(retime(src.frames, src.fps, spec.fps), s.width, s.height)
+        index = resample_indices(src.frames.shape[0], max(1, round(src.frames.shape[0] * spec.fps / src.fps)))
+        k = spec.context_frames
+        if (head or tail) and len(index) > 2 * k:
+            index = (index[:k] if head else []) + (index[-k:] if tail else [])
+        working = cover_resize(src.frames[index], s.width, s.height)
         return Given(src.frames, round(src.frames.shape[0] * job.fps / src.fps), working)
 
     if job.mode == "animate":
@@ -94,12 +100,15 @@ def _given_frames(job: Job, spec: ModelSpec, s: Settings) -> dict:
         placed = {"after": image} if job.at == "end" else {"before": image}
         return placed | {"new_frames": native(rest), "new_count": rest}
     if job.mode == "extend":
-        return {"after" if job.backward else "before": clip(), "new_frames": native(job.frames),
+        given = clip(head=job.backward, tail=not job.backward)
+        return {"after" if job.backward else "before": given, "new_frames": native(job.frames),
                 "new_count": job.frames}
     if job.mode == "loop":
         if job.video is None:  # the engine makes the first frame, then the rest runs back into it
             return {"loop": True, "new_frames": native(job.frames - 1), "new_count": job.frames - 1}
-        return {"before": clip(), "loop": True, "new_frames": native(job.frames), "new_count": job.frames}
+        # the bridge starts from the clip's last frames and lands on its first
+        return {"before": clip(head=True, tail=True), "loop": True, "new_frames": native(job.frames),
+                "new_count": job.frames}
     if job.mode == "v2v":
         source = clip().working
         return {"source": source, "new_frames": source.shape[0], "new_count": job.frames}

@@ -30,10 +30,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """A --dtype name -> a dtype; None for auto on a CPU, which the model's loader decides
+    (bf16 autocast where the CPU has AMX and the model's evaluation showed no loss in it)."""
     if name == "auto":
-        # bf16 halves memory on GPUs; CPUs without bf16 units are faster in fp32.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        # bf16 halves memory on GPUs; on CPUs it depends on the hardware and the model.
+        return torch.bfloat16 if device.type == "cuda" else None
     if name not in DTYPES:
         raise BadInput(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
     return DTYPES[name]

@@ -106,6 +106,9 @@ class ModelSpec:
     native_sizes: tuple[tuple[int, int], ...] = ()
     # What `sora pull` fetches from hf_repo (glob patterns): only the files the engine reads.
     files: tuple[str, ...] = ()
+    # `--dtype auto` on a CPU with AMX samples under bf16 autocast: set only when the model's
+    # evaluation in bf16 showed no loss of adherence against float32.
+    cpu_bf16: bool = False
 
     def __post_init__(self) -> None:
         lo, hi = self.guidance_interval

@@ -59,7 +59,8 @@ def _hf_cached(spec: ModelSpec) -> Path | None:
         return None
 
 
-def load_model(name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load_model(name: str, device: torch.device, dtype: torch.dtype | None) -> LoadedModel:
+    """dtype None: the model's own choice for this device (see runtime.resolve_dtype)."""
     folder = find_model(name)
     from sora_cli.models.wan.loader import is_diffusers_folder, load_wan
 

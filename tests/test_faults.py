@@ -215,3 +215,22 @@ def test_dropped_inputs_are_said_in_one_warning_each(cli):
     make_video(cli.cwd / "icon.png", moving_square(1, 16, 16))
     r = cli("animate", "icon.png", "a red box", "--width", "256", "--height", "144", "--frames", "5", "-o", "i.mp4")
     assert r.exit_code == 0 and "icon.png is 16x16; it is upscaled 16 times to 256x144" in r.stderr
+
+
+def test_extend_of_a_long_video_works_only_on_the_frames_the_engine_reads(tiny, tmp_path):
+    import torch
+
+    from sora_cli.plan import plan_clip
+    from sora_cli.requests import Request, build_job
+    from sora_cli.weights import load_model
+
+    make_video(tmp_path / "long.mp4", moving_square(240))
+    model = load_model(str(tiny), torch.device("cpu"), torch.float32)
+    for mode, extra in (("extend", {}), ("extend", {"backward": True}), ("loop", {})):
+        job, _ = build_job(Request(mode=mode, prompt="on", video=str(tmp_path / "long.mp4"), seconds=0.25,
+                                   output=str(tmp_path / "o.mp4"), **extra))
+        plan = plan_clip(job, model)
+        given = plan.after if extra else plan.before
+        assert given.frames.shape[0] == 240  # the output still shows every given frame
+        k = model.spec.context_frames
+        assert given.working.shape[0] == (2 * k if mode == "loop" else k)

@@ -14,6 +14,7 @@ from sora_cli.models.interface import LoadedModel
 from sora_cli.models.loading import load_strict, read_state
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
+from sora_cli.runtime import has_amx
 from sora_cli.specs import SPECS, ModelSpec, spec_from_json, spec_to_json
 
 WEIGHTS_FILE, VOCAB_FILE = "model.safetensors", "vocab.json"
@@ -37,7 +38,9 @@ def read_spec(folder: Path) -> ModelSpec:
         raise BadInput(f"{folder / WEIGHTS_FILE}: bad model spec: {exc}") from None
 
 
-def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> LoadedModel:
+    """dtype None (auto on a CPU): bf16 autocast when the CPU has AMX and the spec says its
+    evaluation showed no loss under it (ModelSpec.cpu_bf16), else float32."""
     verify_checksums(folder)
     spec = read_spec(folder)
     if name in SPECS and SPECS[name] != spec:
@@ -45,9 +48,13 @@ def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype)
     tokenizer = WordTokenizer.load(folder / VOCAB_FILE)
     if len(tokenizer) > spec.text.vocab_size:
         raise BadInput(f"{folder / VOCAB_FILE} has {len(tokenizer)} words; the model takes {spec.text.vocab_size}")
-    with torch.device("meta"):
-        net = VideoModel(spec)
+    # Built on the CPU, not the meta device: a few million parameters initialise in a blink,
+    # while initialisers under torch.device("meta") went through torch's Python references
+    # and their imports, 2-3 s of every start-up.
+    net = VideoModel(spec)
     load_strict(net, read_state([folder / WEIGHTS_FILE]), folder)
+    if dtype is None:
+        dtype = torch.bfloat16 if spec.cpu_bf16 and device.type == "cpu" and has_amx() else torch.float32
     # bf16 on a CPU is autocast over float32 weights: the matmuls run in bf16 (AMX), while norms,
     # the sampler's state and its Euler sums keep float32's precision.
     autocast = torch.bfloat16 if device.type == "cpu" and dtype == torch.bfloat16 else None

@@ -75,7 +75,8 @@ def folder_spec(folder: Path, name: str, vae: WanVAEConfig) -> ModelSpec:
     return base
 
 
-def load_wan(folder: Path, name: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load_wan(folder: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> LoadedModel:
+    dtype = dtype or torch.float32  # auto on a CPU
     configs = {}
     for part, cls in (("transformer", WanDiTConfig), ("vae", WanVAEConfig), ("text_encoder", UMT5Config)):
         path = folder / part / "config.json"
