@@ -6,6 +6,7 @@ import torch
 
 from sora_cli.errors import BadInput
 
+
 def has_amx() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in AMX tiles (several times its float32 rate)."""
     try:

@@ -146,17 +146,30 @@ def write_video(path: Path, frames: Iterable[Tensor], frame_size: tuple[int, int
     """
     path = Path(path)
     check_output(path, overwrite)
+    text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
+    suffix = path.suffix.lower()
+    args = _filters(suffix, frame_size, size) + _codec_args(suffix, text, draft)
+    _publish(path, overwrite, json.dumps(metadata, indent=2, sort_keys=True) + "\n",
+             lambda tmp: _encode(tmp, frames, frame_size, fps, args))
+
+
+def publish_clip(path: Path, clip: bytes, sidecar: str, overwrite: bool = False) -> None:
+    """Write an encoded clip and its sidecar text (made elsewhere: a Ray worker) as write_video does."""
+    path = Path(path)
+    check_output(path, overwrite)
+    _publish(path, overwrite, sidecar, lambda tmp: tmp.write_bytes(clip))
+
+
+def _publish(path: Path, overwrite: bool, sidecar_text: str, write_clip) -> None:
     sidecar = path.with_suffix(".json")
     for target in (path, sidecar):
         remove_stale_parts(target)
-    text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
     clip_tmp, side_tmp = _temp_for(path), _temp_for(sidecar)
     writing = sidecar
     try:
-        _write_text(side_tmp, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        _write_text(side_tmp, sidecar_text)
         writing = path
-        suffix = path.suffix.lower()
-        _encode(clip_tmp, frames, frame_size, fps, _filters(suffix, frame_size, size) + _codec_args(suffix, text, draft))
+        write_clip(clip_tmp)
         for tmp in (clip_tmp, side_tmp):
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for temp files, not for the user's clips
         _commit(clip_tmp, path, overwrite)

@@ -39,7 +39,7 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
 def main() -> None:
     """Entry point: usage errors become one line too (exit 2)."""
     try:
-        code = app(standalone_mode=False)
+        code = app(args=batch.ray_flag_with_address(sys.argv[1:]), standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort as exc:  # click turns an interrupt outside a command body into Abort

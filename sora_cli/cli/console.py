@@ -66,6 +66,19 @@ class Reporter:
             yield update
 
 
+@contextmanager
+def items_progress(reporter: Reporter, total: int) -> Iterator:
+    """Yields a callback (done, failed) for a batch's items: one bar with both counts and an ETA."""
+    if not reporter.chatty:
+        yield lambda done, failed: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=reporter.err, transient=True) as bar:
+        task = bar.add_task("items", total=total, failed=0)
+        yield lambda done, failed: bar.update(task, completed=done + failed, failed=failed)
+
+
 def fail(error: BaseException) -> typer.Exit:
     """Print one line for an error and return the exit that carries its code."""
     if isinstance(error, Terminated):

@@ -13,8 +13,14 @@ from sora_cli.frames import to_model
 from sora_cli.presets import working_size
 from sora_cli.research.world.captions import caption, is_held_out
 from sora_cli.research.world.render import coverage, render
-from sora_cli.research.world.vocab import BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, SIZES
 from sora_cli.research.world.scene import Scene, random_scene
+from sora_cli.research.world.vocab import (
+    BACKGROUNDS,
+    MOTIONS,
+    OBJECT_COLOURS,
+    SHAPES,
+    SIZES,
+)
 from sora_cli.specs import ModelSpec
 
 # The world's aspect ratios, 16:9 to 9:16.

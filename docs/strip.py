@@ -1,0 +1,77 @@
+"""Frame strips of example prompts, as PNG: the pictures in the README and the model card.
+
+Each row is one seed of one prompt: frames at even times across the clip, at the model's
+working size scaled up 2x (nearest), so what the model drew is what you see.
+
+    python docs/strip.py --out docs/examples.png                       # the README's prompts, 5 seeds
+    python docs/strip.py --model runs/x/snapshots/min030.0 --seeds 2 --prompts "a red ball bounces on the left"
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+README_PROMPTS = [
+    "a red ball bounces on the left",
+    "a large blue square moves right on a sand background",
+    "a small yellow triangle falls on a night background",
+    "a green ball moves left while a pink box moves right",
+]
+
+
+def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str, dtype: str) -> np.ndarray:
+    from sora_cli.engine import Engine
+    from sora_cli.plan import plan_clip
+    from sora_cli.presets import get_preset
+    from sora_cli.render import render
+    from sora_cli.requests import Request, build_job
+    from sora_cli.runtime import resolve_dtype
+    from sora_cli.weights import load_model
+
+    device = torch.device("cpu")
+    loaded = load_model(model, device, resolve_dtype(dtype, device))
+    engine = Engine(loaded)
+    size = get_preset(preset)
+    rows = []
+    for prompt in prompts:
+        for seed in range(seeds):
+            job, _ = build_job(Request(mode="generate", prompt=prompt, seed=seed, preset=preset, duration=2.0,
+                                       output="/tmp/unused-strip.mp4", model=model, overwrite=True))
+            frames = torch.cat([s.frames for s in render(plan_clip(job, loaded), engine)]).numpy()
+            picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
+            tiles = [np.pad(frames[i], ((2, 2), (2, 2), (0, 0)), constant_values=255) for i in picks]
+            rows.append(np.concatenate(tiles, axis=1))
+    del size
+    grid = np.concatenate(rows, axis=0)
+    return grid.repeat(2, axis=0).repeat(2, axis=1)
+
+
+def write_png(image: np.ndarray, path: Path) -> None:
+    from sora_cli.video_io import ffmpeg
+
+    h, w, _ = image.shape
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                    "-i", "-", "-frames:v", "1", str(path)], input=np.ascontiguousarray(image).tobytes(), check=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="sora-mini")
+    ap.add_argument("--prompts", nargs="+", default=README_PROMPTS)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--columns", type=int, default=6)
+    ap.add_argument("--preset", default="16x9")
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--out", type=Path, default=Path("docs/examples.png"))
+    args = ap.parse_args()
+    write_png(strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype), args.out)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
