@@ -27,7 +27,6 @@ README_PROMPTS = [
 def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str, dtype: str) -> np.ndarray:
     from sora_cli.engine import Engine
     from sora_cli.plan import plan_clip
-    from sora_cli.presets import get_preset
     from sora_cli.render import render
     from sora_cli.requests import Request, build_job
     from sora_cli.runtime import resolve_dtype
@@ -36,7 +35,6 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
     device = torch.device("cpu")
     loaded = load_model(model, device, resolve_dtype(dtype, device))
     engine = Engine(loaded)
-    size = get_preset(preset)
     rows = []
     for prompt in prompts:
         for seed in range(seeds):
@@ -46,7 +44,6 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
             picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
             tiles = [np.pad(frames[i], ((2, 2), (2, 2), (0, 0)), constant_values=255) for i in picks]
             rows.append(np.concatenate(tiles, axis=1))
-    del size
     grid = np.concatenate(rows, axis=0)
     return grid.repeat(2, axis=0).repeat(2, axis=1)
 

@@ -81,8 +81,3 @@ class RayWorker:
 
     def render(self, index: int, request: Request, extra: dict) -> Rendered:
         return self.renderer.render_to_bytes(index, request, extra)
-
-    def pid(self) -> int:
-        import os
-
-        return os.getpid()

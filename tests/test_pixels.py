@@ -115,7 +115,11 @@ def test_the_clean_loss_is_the_velocity_loss_of_the_same_prediction(tmp_path):
 
 
 def test_layout_targets_say_what_lies_under_each_token():
-    from sora_cli.research.training.data import LAYOUT_FEATURES, clip_batch, layout_targets
+    from sora_cli.research.training.data import (
+        LAYOUT_FEATURES,
+        clip_batch,
+        layout_targets,
+    )
     from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS
 
     rng = random.Random(3)

@@ -2,8 +2,8 @@
 
 import random
 import re
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
