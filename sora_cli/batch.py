@@ -21,6 +21,7 @@ import yaml
 
 from sora_cli.errors import BadInput
 from sora_cli.requests import REQUEST_KEYS, Request, build_job, slug
+from sora_cli.video_io import is_within
 
 FORMATS = (".txt", ".jsonl", ".yaml", ".yml", ".csv")
 _TYPES = {f.name: f.type for f in fields(Request)}
@@ -175,7 +176,7 @@ def validate(items: list[Item], source: Path, out_dir: Path, done: set[int], pro
     for item in items:
         where = f"{source}:{item.line}"
         raw = raw_outputs.get(item.index)
-        if raw and not Path(raw).is_absolute() and not _inside(Path(item.request.output), out_dir):
+        if raw and not Path(raw).is_absolute() and not is_within(Path(item.request.output).parent, out_dir):
             problems.append((item.line, f"{where}: output {raw} is outside the out-dir {out_dir} "
                                         "(give an absolute path to write elsewhere)"))
         resolved = Path(item.request.output).resolve()
@@ -190,10 +191,6 @@ def validate(items: list[Item], source: Path, out_dir: Path, done: set[int], pro
         except BadInput as exc:
             problems.append((item.line, f"{where}: {exc}"))
     return [message for _, message in sorted(problems, key=lambda p: p[0])]
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return folder.resolve() in path.resolve().parents
 
 
 def is_complete(item: Item) -> bool:

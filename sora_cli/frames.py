@@ -46,10 +46,9 @@ def resample_indices(src: int, dst: int) -> list[int]:
     return [min(src - 1, math.floor((k + 0.5) * src / dst)) for k in range(dst)]
 
 
-def retime(frames: Tensor, src_fps: float, dst_fps: float) -> Tensor:
-    """Same duration at another frame rate (nearest frame)."""
-    count = max(1, round(frames.shape[0] * dst_fps / src_fps))
-    return frames[resample_indices(frames.shape[0], count)]
+def retime_indices(count: int, src_fps: float, dst_fps: float) -> list[int]:
+    """Which of `count` frames at src_fps show the same duration at dst_fps (nearest frame)."""
+    return resample_indices(count, max(1, round(count * dst_fps / src_fps)))
 
 
 def round_up_frames(n: int, factor: int) -> int:

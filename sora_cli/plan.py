@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from sora_cli.engine import Settings
-from sora_cli.frames import cover_resize, resample_indices
+from sora_cli.frames import cover_resize, retime_indices
 from sora_cli.jobs import Job
 from sora_cli.models.interface import LoadedModel
 from sora_cli.presets import model_size
@@ -72,8 +72,8 @@ def plan_clip(job: Job, model: LoadedModel) -> ClipPlan:
         sizes = " and ".join(f"{a}x{b}" for a, b in spec.native_sizes)
         warnings.append(f"{spec.name} was trained at {sizes}; at {full_w}x{full_h} quality may drop")
     output = preview_output_size(job.width, job.height) if job.preview else (job.width, job.height)
-    base = dict(job=job, model_name=spec.name, settings=settings, output_size=output, full_size=(full_w, full_h), native=native,
-                unknown_words=unknown, warnings=tuple(warnings))
+    base = dict(job=job, model_name=spec.name, settings=settings, output_size=output, full_size=(full_w, full_h),
+                native=native, unknown_words=unknown, warnings=tuple(warnings))
     return ClipPlan(**base, **_given_frames(job, spec, settings))
 
 
@@ -87,7 +87,7 @@ def _given_frames(job: Job, spec: ModelSpec, s: Settings) -> dict:
         """The input video as given, and at the working size only the frames the engine reads: its
         first or last context frames (resizing a long video whole took a minute for one second kept)."""
         src = job.video
-        index = resample_indices(src.frames.shape[0], max(1, round(src.frames.shape[0] * spec.fps / src.fps)))
+        index = retime_indices(src.frames.shape[0], src.fps, spec.fps)
         k = spec.context_frames
         if (head or tail) and len(index) > 2 * k:
             index = (index[:k] if head else []) + (index[-k:] if tail else [])

@@ -103,11 +103,12 @@ def check_output(path: Path, overwrite: bool, folder_to_be_made: Path | None = N
         if target.exists() and not overwrite:
             raise BadInput(f"output exists: {target} (use --overwrite to replace it)")
     parent = path.parent
-    if not parent.is_dir() and not (folder_to_be_made is not None and _within(parent, folder_to_be_made)):
+    if not parent.is_dir() and not (folder_to_be_made is not None and is_within(parent, folder_to_be_made)):
         raise BadInput(f"output folder does not exist: {path.parent}")
 
 
-def _within(path: Path, folder: Path) -> bool:
+def is_within(path: Path, folder: Path) -> bool:
+    """`path` is `folder` or lies inside it, once both are resolved."""
     return path.resolve() == folder.resolve() or folder.resolve() in path.resolve().parents
 
 

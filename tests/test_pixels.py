@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import WORDS, make_video, moving_square
+from conftest import build_tiny, make_video, moving_square
 
 from sora_cli.models.mini.dit import MIN_TIME, DiT
-from sora_cli.models.mini.folder import save_model
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.pixels import PixelLatents
 from sora_cli.models.mini.tokenizer import WordTokenizer
@@ -136,19 +135,9 @@ def test_layout_targets_say_what_lies_under_each_token():
         assert colour.min() == 0  # and not every token
 
 
-def build_tiny_pixels(folder: Path) -> Path:
-    torch.manual_seed(0)
-    net = VideoModel(TINY_PIXELS)
-    for name, p in net.dit.named_parameters():
-        if "ada" in name or "proj_out" in name or "cross.o" in name:
-            torch.nn.init.normal_(p, std=0.05)
-    save_model(net, TINY_PIXELS, WordTokenizer(WORDS), folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tiny_pixels(tmp_path_factory) -> Path:
-    return build_tiny_pixels(tmp_path_factory.mktemp("models") / "tiny-pixels")
+    return build_tiny(tmp_path_factory.mktemp("models") / "tiny-pixels", TINY_PIXELS)
 
 
 def test_every_mode_runs_a_pixel_model_and_animate_keeps_the_image(tiny_pixels, tmp_path, monkeypatch):
