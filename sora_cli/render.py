@@ -28,12 +28,16 @@ def render(plan: ClipPlan, engine: Engine) -> list[Segment]:
         new = engine.chain_backward(s, plan.new_frames, plan.after.working)
     else:
         start = None if before is None else before.working
-        end = start[: round_down_frames(min(engine.model.spec.context_frames, start.shape[0]), engine.tf)] \
-            if plan.loop else None
+        end = None
+        if plan.loop:  # the new part lands on the clip's first frames
+            end = start[: round_down_frames(min(engine.model.spec.context_frames, start.shape[0]), engine.tf)]
         new = engine.chain(s, plan.new_frames, start=start, end=end, source=plan.source)
-    given = [Segment(g.frames, g.count) for g in (before,) if g is not None]
-    after = [Segment(g.frames, g.count) for g in (plan.after,) if g is not None]
-    return given + [Segment(new, plan.new_count)] + after
+    segments = [Segment(new, plan.new_count)]
+    if before is not None:
+        segments.insert(0, Segment(before.frames, before.count))
+    if plan.after is not None:
+        segments.append(Segment(plan.after.frames, plan.after.count))
+    return segments
 
 
 def output_frames(segments: list[Segment], width: int, height: int,

@@ -61,9 +61,10 @@ def read_video(path: Path, what: str = "video", max_frames: int | None = None) -
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{what} not found: {path}")
-    info = probe(path)
+    # An image needs no rate or audio track: one ffmpeg run fewer for each.
+    info = probe(path) if what == "video" else Probe(None, False)
     try:
-        params = ["-vf", f"fps={info.rate:g}"] if info.rate and what == "video" else []
+        params = ["-vf", f"fps={info.rate:g}"] if info.rate else []
         if max_frames:
             params += ["-frames:v", str(max_frames)]
         reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=params)
@@ -74,7 +75,7 @@ def read_video(path: Path, what: str = "video", max_frames: int | None = None) -
         raise BadInput(f"cannot read {what} {path}: not a readable {what} ({_first_line(exc)})") from None
     if not frames:
         raise BadInput(f"cannot read {what} {path}: it has no frames")
-    fps = float(info.rate or meta.get("fps") or 24.0) if what == "video" else float(meta.get("fps") or 24.0)
+    fps = float(info.rate or meta.get("fps") or 24.0)
     return Video(torch.from_numpy(np.stack(frames)), fps, info.audio)
 
 
