@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,12 @@ class VAESpec:
     # Which of those downsamples also halve time (causally).
     temporal_down: tuple[bool, ...] = (False, True, True)
     res_blocks: int = 1
+    # Pixels folded into channels (patch x patch) before the first layer, as Wan2.2's VAE does.
+    patch: int = 1
 
     @property
     def spatial_factor(self) -> int:
-        return 2 ** (len(self.channel_mults) - 1)
+        return 2 ** (len(self.channel_mults) - 1) * self.patch
 
     @property
     def temporal_factor(self) -> int:
@@ -109,6 +111,9 @@ class ModelSpec:
     # `--dtype auto` on a CPU with AMX samples under bf16 autocast: set only when the model's
     # evaluation in bf16 showed no loss of adherence against float32.
     cpu_bf16: bool = False
+    # The modes whose conditioning the model was trained for; in the others it works
+    # training-free, through the same per-token timesteps (`sora models` and the README say which).
+    trained_for: tuple[str, ...] = ("generate",)
 
     def __post_init__(self) -> None:
         lo, hi = self.guidance_interval
@@ -133,6 +138,7 @@ SORA_MINI = ModelSpec(
     max_area=144 * 80,
     steps=30,
     preview_steps=8,
+    trained_for=("generate", "animate", "extend", "loop"),
 )
 
 # Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away
@@ -164,7 +170,26 @@ WAN_T2V_1_3B = ModelSpec(
            "transformer/*.safetensors*", "vae/*.safetensors", "text_encoder/*.safetensors*"),
 )
 
-SPECS: dict[str, ModelSpec] = {"sora-mini": SORA_MINI, WAN_T2V_1_3B.name: WAN_T2V_1_3B}
+# Wan2.2-TI2V-5B (Apache-2.0): one model trained for text-to-video and image-to-video (its
+# first latent frame given, at timestep 0 per token: the engine's own conditioning), at
+# 1280x704 / 704x1280 and 24 fps; 121-frame windows (5 s). Its VAE compresses 4x16x16 to 48
+# channels. Sampler settings from Wan2.2's ti2v_5B config: 50 steps, guidance 5, shift 5.
+WAN_TI2V_5B = replace(
+    WAN_T2V_1_3B,
+    name="wan2.2-ti2v-5b",
+    vae=VAESpec(latent_channels=48, base_channels=160, channel_mults=(1, 2, 4, 4), temporal_down=(False, True, True),
+                patch=2),
+    fps=24,
+    window_frames=121,
+    max_area=1280 * 704,
+    native_sizes=((1280, 704), (704, 1280)),
+    shift=5.0,
+    hf_repo="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+    revision="b8fff7315c768468a5333511427288870b2e9635",
+    trained_for=("generate", "animate"),
+)
+
+SPECS: dict[str, ModelSpec] = {s.name: s for s in (SORA_MINI, WAN_T2V_1_3B, WAN_TI2V_5B)}
 
 
 def spec_to_json(spec: ModelSpec) -> str:

@@ -99,6 +99,21 @@ def test_transformer_matches_diffusers_key_for_key(reference):
             assert (got - want).abs().max() < 1e-4
 
 
+def test_transformer_runs_in_bfloat16_close_to_float32(reference):
+    # `--dtype bfloat16` casts the weights: the affine cross-attention norm must not then mix a
+    # float32 input with bf16 weights (it raised "mixed dtype" on the CPU).
+    import copy
+
+    _, _, ours = reference
+    half = copy.deepcopy(ours["transformer"]).to(torch.bfloat16)
+    x, ctx, t = torch.randn(1, 4, 3, 6, 8), torch.randn(1, 7, 16), torch.tensor([500.0])
+    with torch.no_grad():
+        want = ours["transformer"](x, t, ctx)
+        got = half(x.bfloat16(), t, ctx.bfloat16())
+    assert got.dtype == torch.bfloat16
+    assert (got.float() - want).abs().mean() < 0.05 * want.abs().mean()
+
+
 def test_vae_matches_diffusers_and_streams(reference):
     _, ref, ours = reference
     video = torch.rand(1, 3, 9, 32, 48) * 2 - 1

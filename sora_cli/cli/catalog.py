@@ -50,11 +50,14 @@ def models(json: o.Json = False) -> None:
                 where, status = str(find_model(name)), "ready"
             except BadInput as exc:
                 where, status = str(exc), "missing"
-            rows.append({"name": name, "status": status, "where": where, "hf_repo": spec.hf_repo})
+            rows.append({"name": name, "status": status, "where": where, "hf_repo": spec.hf_repo,
+                         "trained_for": list(spec.trained_for)})
         if json:
             typer.echo(jsonlib.dumps(rows))
             return
-        _table("models", ["name", "status", "where"], [[r["name"], r["status"], r["where"]] for r in rows])
+        # Every mode works with every model; the others run training-free (same conditioning).
+        _table("models", ["name", "status", "trained for", "where"],
+               [[r["name"], r["status"], ", ".join(r["trained_for"]), r["where"]] for r in rows])
 
 
 def pull(name: Annotated[str, typer.Argument(help="Model to download into the Hugging Face cache.")]) -> None:

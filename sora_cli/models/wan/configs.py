@@ -1,8 +1,8 @@
 """The networks' hyper-parameters, read from the repository's own config.json files.
 
 Frozen dataclasses of exactly the keys our implementations use; keys that would change
-the architecture into something we do not implement (image conditioning, Wan2.2's
-residual VAE) are refused, everything else in the file (_class_name, versions) is ignored.
+the architecture into something we do not implement (a CLIP image encoder's inputs, added
+key/value projections) are refused, everything else in the file (_class_name, versions) is ignored.
 """
 
 from __future__ import annotations
@@ -44,6 +44,19 @@ class WanVAEConfig:
     temperal_downsample: tuple[bool, ...] = (False, True, True)
     latents_mean: tuple[float, ...] = (0.0,) * 16
     latents_std: tuple[float, ...] = (1.0,) * 16
+    # Wan2.2's VAE: residual down and up blocks whose shortcuts are parameter-free reshapes
+    # (averaged space/time-to-depth and its inverse), a wider decoder, and a 2x2 space-to-depth
+    # of the pixels before the encoder (so 16x16 spatial compression in all).
+    is_residual: bool = False
+    decoder_base_dim: int | None = None
+    patch_size: int | None = None
+    in_channels: int = 3
+    out_channels: int = 3
+
+    def __post_init__(self) -> None:
+        cells = 3 * (self.patch_size or 1) ** 2
+        if (self.in_channels, self.out_channels) != (cells, cells):
+            raise ValueError(f"in_channels and out_channels must be {cells} for patch_size {self.patch_size}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,6 @@ class UMT5Config:
 # Keys whose non-default values mean a model we do not implement.
 UNSUPPORTED = {
     "transformer": {"image_dim": None, "added_kv_proj_dim": None, "pos_embed_seq_len": None},
-    "vae": {"is_residual": False, "patch_size": None, "decoder_base_dim": None, "in_channels": 3, "out_channels": 3},
     "text_encoder": {"feed_forward_proj": "gated-gelu"},
 }
 

@@ -63,19 +63,22 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, ctx: Tensor | None = None, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
         src = x if ctx is None else ctx
         q, k = self.norm_q(self.to_q(x)), self.norm_k(self.to_k(src))
-        q, k, v = (rearrange(a, "b n (h d) -> b h n d", h=self.heads) for a in (q, k, self.to_v(src)))
+        q, k, v = (a.unflatten(-1, (self.heads, -1)) for a in (q, k, self.to_v(src)))  # (b, n, h, d)
         if rope is not None:
+            # rotated before the heads' transpose, where q and k are contiguous
             q, k = rotate(q, *rope), rotate(k, *rope)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = F.scaled_dot_product_attention(*(a.transpose(1, 2) for a in (q, k, v)))
         return self.to_out[0](rearrange(out, "b h n d -> b n (h d)"))
 
 
 def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """RoPE on interleaved pairs (x0, x1), (x2, x3), ... with (N, d/2) angles' cos and sin."""
-    pairs = rearrange(x.float(), "... (d two) -> ... d two", two=2)
-    a, b = pairs.unbind(-1)
-    out = torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1)
-    return rearrange(out, "... d two -> ... (d two)").type_as(x)
+    """RoPE on interleaved pairs (x0, x1), (x2, x3), ... of (B, N, heads, d) with (N, 1, d/2) angles' cos and sin."""
+    a, b = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+    # Written into the pairs' slots of one output: stacking them cost a copy of q and k per layer.
+    out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    out[..., 0::2] = a * cos - b * sin
+    out[..., 1::2] = a * sin + b * cos
+    return out.type_as(x)
 
 
 class GeluProj(nn.Module):
@@ -96,6 +99,16 @@ class FeedForward(nn.Module):
         return self.net[2](self.net[0](x))
 
 
+class FP32LayerNorm(nn.LayerNorm):
+    """LayerNorm computed in float32 whatever the weights' dtype: in bf16 or fp16 the affine
+    cross-attention norm would otherwise mix a float32 input with half-precision weights."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: WanDiTConfig):
         super().__init__()
@@ -103,7 +116,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(dim, cfg.eps, elementwise_affine=False)
         self.attn1 = Attention(dim, cfg.num_attention_heads, cfg.eps)
         self.attn2 = Attention(dim, cfg.num_attention_heads, cfg.eps)
-        self.norm2 = nn.LayerNorm(dim, cfg.eps, elementwise_affine=True) if cfg.cross_attn_norm else nn.Identity()
+        self.norm2 = FP32LayerNorm(dim, cfg.eps, elementwise_affine=True) if cfg.cross_attn_norm else nn.Identity()
         self.ffn = FeedForward(dim, cfg.ffn_dim)
         self.norm3 = nn.LayerNorm(dim, cfg.eps, elementwise_affine=False)
         self.scale_shift_table = nn.Parameter(torch.randn(1, 6, dim) / dim**0.5)
@@ -135,7 +148,7 @@ class WanTransformer(nn.Module):
         self.scale_shift_table = nn.Parameter(torch.randn(1, 2, dim) / dim**0.5)
 
     def rope(self, grid: tuple[int, int, int], device: torch.device) -> tuple[Tensor, Tensor]:
-        """cos and sin (N, head_dim/2) for a (frames, height, width) token grid."""
+        """cos and sin (N, 1, head_dim/2) for a (frames, height, width) token grid."""
         head = self.cfg.attention_head_dim
         hw = 2 * (head // 6)
         angles = []
@@ -145,7 +158,7 @@ class WanTransformer(nn.Module):
             shape = [1, 1, 1, dim // 2]
             shape[axis] = grid[axis]
             angles.append(torch.outer(pos, freqs).view(shape).expand(*grid, dim // 2))
-        theta = torch.cat(angles, dim=-1).reshape(-1, head // 2)
+        theta = torch.cat(angles, dim=-1).reshape(-1, 1, head // 2)  # (N, 1 for the heads, d/2)
         return torch.cos(theta).float(), torch.sin(theta).float()
 
     def forward(self, x: Tensor, t: Tensor, text: Tensor) -> Tensor:
@@ -154,7 +167,9 @@ class WanTransformer(nn.Module):
         pt, ph, pw = self.cfg.patch_size
         grid = (f // pt, h // ph, w // pw)
         rope = self.rope(grid, x.device)
-        tokens = rearrange(self.patch_embedding(x), "b d f h w -> b (f h w) d")
+        # Contiguous once here: a transposed residual stream made every residual add and copy
+        # run over strided memory (3.5x slower adds, 0.75% of a forward at the 5B's widths).
+        tokens = rearrange(self.patch_embedding(x), "b d f h w -> b (f h w) d").contiguous()
         per_token = t.ndim == 2
         temb, mods, ctx = self.condition_embedder(t.flatten(), text)
         if per_token:

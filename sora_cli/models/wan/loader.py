@@ -26,7 +26,7 @@ from sora_cli.models.wan.configs import (
 )
 from sora_cli.models.wan.model import WanNetworks
 from sora_cli.models.wan.text import MAX_TOKENS, SentencePieceTokenizer
-from sora_cli.specs import SPECS, WAN_T2V_1_3B, ModelSpec, spec_from_json, spec_to_json
+from sora_cli.specs import SPECS, WAN_T2V_1_3B, WAN_TI2V_5B, ModelSpec, spec_from_json, spec_to_json
 
 INDEX = "model_index.json"
 # Optional, ours: engine settings (max_area, native_sizes, window_frames, ...) for a folder
@@ -56,10 +56,14 @@ def weight_files(folder: Path, stem: str) -> list[Path]:
 
 
 def folder_spec(folder: Path, name: str, vae: WanVAEConfig) -> ModelSpec:
-    """The pinned spec for a known name, else Wan2.1's settings around the folder's own VAE
-    (with the folder's sora_spec.json on top); the flow shift from the scheduler's config."""
-    base = SPECS.get(name) or replace(WAN_T2V_1_3B, name=folder.name, hf_repo=None, revision=None, files=(),
-                                      vae=replace(WAN_T2V_1_3B.vae, latent_channels=vae.z_dim))
+    """The pinned spec for a known name, else the settings of the Wan release whose VAE the
+    folder has (Wan2.2's residual one or Wan2.1's) around that VAE's own geometry, with the
+    folder's sora_spec.json on top; the flow shift from the scheduler's config."""
+    family = WAN_TI2V_5B if vae.is_residual else WAN_T2V_1_3B
+    geometry = replace(family.vae, latent_channels=vae.z_dim, base_channels=vae.base_dim,
+                       channel_mults=tuple(vae.dim_mult), temporal_down=tuple(vae.temperal_downsample),
+                       patch=vae.patch_size or 1)
+    base = SPECS.get(name) or replace(family, name=folder.name, hf_repo=None, revision=None, files=(), vae=geometry)
     overrides = folder / SPEC_OVERRIDES
     if overrides.is_file():
         try:
@@ -90,8 +94,14 @@ def load_wan(folder: Path, name: str, device: torch.device, dtype: torch.dtype |
     if not tokenizer_file.is_file():
         raise BadInput(f"{tokenizer_file} is missing")
     spec = folder_spec(folder, name, configs["vae"])
-    if configs["vae"].z_dim != spec.vae.latent_channels:
-        raise BadInput(f"{folder}: the VAE has {configs['vae'].z_dim} latent channels, the spec {spec.vae.latent_channels}")
+    vae_cfg = configs["vae"]
+    vae_factor = 2 ** (len(vae_cfg.dim_mult) - 1) * (vae_cfg.patch_size or 1)
+    if (vae_cfg.z_dim, vae_factor) != (spec.vae.latent_channels, spec.vae.spatial_factor):
+        raise BadInput(f"{folder}: the VAE has {vae_cfg.z_dim} latent channels and {vae_factor}x spatial compression, "
+                       f"the spec {spec.vae.latent_channels} and {spec.vae.spatial_factor}x")
+    if configs["transformer"].in_channels != vae_cfg.z_dim:
+        raise BadInput(f"{folder}: the transformer takes {configs['transformer'].in_channels} channels, "
+                       f"the VAE makes {vae_cfg.z_dim}")
     with torch.device("meta"):
         net = WanNetworks(configs["transformer"], configs["vae"], configs["text_encoder"])
     load_strict(net.dit.transformer, read_state(weight_files(folder / "transformer", COMPONENTS["transformer"])),
