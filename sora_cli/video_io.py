@@ -13,7 +13,8 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,68 @@ from sora_cli.frames import cover_geometry
 FORMATS = {".mp4", ".gif", ".webm"}
 
 
+# Seconds at each end of an input video kept in memory: extend and loop read their context
+# there; frames in between are streamed from the file when the output needs them.
+KEPT_SECONDS = 4.0
+
+
+class FileFrames:
+    """A video file's frames at a constant rate, indexed like a (T, H, W, 3) uint8 tensor.
+
+    One pass at open counts them and keeps the first and last KEPT_SECONDS; any other frame is
+    decoded again from the file when asked for, reading forward (the output asks in order).
+    Extending a 10-minute clip then holds a few seconds of it in memory, not all of it.
+    """
+
+    def __init__(self, path: Path, rate: float | None, head: Tensor, tail: Tensor, count: int):
+        self.path, self.rate, self.head, self.tail, self.count = path, rate, head, tail, count
+        self.shape = (count, *head.shape[1:])
+        self._reader = None
+        self._pos = 0  # index of the frame the reader yields next
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index) -> Tensor:
+        if isinstance(index, slice):
+            index = range(*index.indices(self.count))
+        elif isinstance(index, int):
+            return self[[index]][0]
+        picks = [self._frame(int(i)) for i in index]
+        return torch.stack(picks) if picks else self.head[:0]
+
+    def _frame(self, i: int) -> Tensor:
+        i = i + self.count if i < 0 else i
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} of {self.count}")
+        if i < len(self.head):
+            return self.head[i]
+        if i >= self.count - len(self.tail):
+            return self.tail[i - (self.count - len(self.tail))]
+        if self._reader is None or i < self._pos:
+            self._reader, self._pos = _frames_of(self.path, self.rate)[1], 0
+        for frame in self._reader:
+            self._pos += 1
+            if self._pos - 1 == i:
+                return frame
+        raise GenerationFailed(f"{self.path} changed while it was read")
+
+
+def _frames_of(path: Path, rate: float | None, max_frames: int | None = None) -> tuple[dict, Iterator[Tensor]]:
+    """ffmpeg's metadata, and the (H, W, 3) uint8 frames of a file at a constant rate, decoded
+    as they are consumed."""
+    params = ["-vf", f"fps={rate:g}"] if rate else []
+    if max_frames:
+        params += ["-frames:v", str(max_frames)]
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=params)
+    meta = reader.__next__()
+    w, h = meta["size"]
+    return meta, (torch.from_numpy(np.frombuffer(buf, np.uint8).reshape(h, w, 3).copy()) for buf in reader)
+
+
 @dataclass(frozen=True)
 class Video:
-    frames: Tensor  # (T, H, W, 3) uint8
+    frames: Tensor | FileFrames  # (T, H, W, 3) uint8
     fps: float
     audio: bool = False  # the file had an audio track (clips are written without one)
 
@@ -63,20 +123,26 @@ def read_video(path: Path, what: str = "video", max_frames: int | None = None) -
         raise BadInput(f"{what} not found: {path}")
     # An image needs no rate or audio track: one ffmpeg run fewer for each.
     info = probe(path) if what == "video" else Probe(None, False)
+    head: list[Tensor] = []
+    count = 0
     try:
-        params = ["-vf", f"fps={info.rate:g}"] if info.rate else []
-        if max_frames:
-            params += ["-frames:v", str(max_frames)]
-        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", output_params=params)
-        meta = reader.__next__()
-        w, h = meta["size"]
-        frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in reader]
+        meta, frames = _frames_of(path, info.rate, max_frames)
+        fps = float(info.rate or meta.get("fps") or 24.0)
+        keep = max(1, round(KEPT_SECONDS * fps))
+        tail: deque[Tensor] = deque(maxlen=keep)
+        for frame in frames:
+            if count < keep:
+                head.append(frame)
+            else:
+                tail.append(frame)
+            count += 1
     except (RuntimeError, OSError, KeyError, ValueError, StopIteration) as exc:
         raise BadInput(f"cannot read {what} {path}: not a readable {what} ({_first_line(exc)})") from None
-    if not frames:
+    if not count:
         raise BadInput(f"cannot read {what} {path}: it has no frames")
-    fps = float(info.rate or meta.get("fps") or 24.0)
-    return Video(torch.from_numpy(np.stack(frames)), fps, info.audio)
+    if count == len(head) + len(tail):  # all of it is in memory: a plain tensor
+        return Video(torch.stack(head + list(tail)), fps, info.audio)
+    return Video(FileFrames(path, info.rate, torch.stack(head), torch.stack(list(tail)), count), fps, info.audio)
 
 
 def read_image(path: Path) -> tuple[Tensor, int]:

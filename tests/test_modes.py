@@ -16,7 +16,7 @@ from sora_cli.weights import load_model
 
 
 def frames_of(path) -> np.ndarray:
-    return read_video(path).frames.numpy()
+    return read_video(path).frames[:].numpy()  # [:] reads a long file's middle too
 
 
 @pytest.mark.parametrize("preset,size", [("16x9", (1920, 1080)), ("9x16-720p", (720, 1280)), ("21x9", (2560, 1080))])
@@ -161,6 +161,25 @@ def test_extend_keeps_every_given_frame_forward_and_backward(cli):
         assert min(psnr(a, b) for a, b in zip(kept, given)) > 30
 
 
+def test_extend_of_a_long_video_holds_only_its_ends_in_memory(cli, monkeypatch):
+    # A 10-minute input used 1.96 GB to keep its last second: now only KEPT_SECONDS at each end
+    # stay in memory, and the frames between are streamed from the file into the output.
+    import sora_cli.video_io as video_io
+
+    monkeypatch.setattr(video_io, "KEPT_SECONDS", 0.25)  # 6 frames at each end of this 40-frame clip
+    clip = np.concatenate([moving_square(20), moving_square(20)[::-1]])
+    make_video(cli.cwd / "in.mp4", clip)
+    given = frames_of(cli.cwd / "in.mp4")
+    video = read_video(cli.cwd / "in.mp4")
+    assert isinstance(video.frames, video_io.FileFrames)
+    assert video.frames.shape == (40, 72, 128, 3) and len(video.frames.head) + len(video.frames.tail) == 12
+    r = cli("extend", "in.mp4", "the square moves right", "--seconds", "0.5", "-o", "fwd.mp4")
+    assert r.exit_code == 0, r.output
+    out = frames_of(cli.cwd / "fwd.mp4")
+    assert out.shape == (40 + 12, 72, 128, 3)
+    assert min(psnr(a, b) for a, b in zip(out[:40], given)) > 30  # the middle came from the file, in order
+
+
 def test_given_frames_pass_through_the_engine_bit_exactly(tiny, tmp_path):
     make_video(tmp_path / "in.mp4", moving_square(9))
     model = load_model(str(tiny), torch.device("cpu"), torch.float32)
@@ -248,4 +267,6 @@ def test_mp4_is_h264_yuv420p_with_faststart(cli):
 
 def test_pull_refuses_unknown_models_in_one_line(cli):
     r = cli("pull", "nope")
-    assert r.exit_code == 3 and r.stderr.strip().splitlines() == ["error: unknown model 'nope' (known: sora-mini, wan2.1-t2v-1.3b)"]
+    assert r.exit_code == 3
+    known = "sora-mini, wan2.1-t2v-1.3b, wan2.2-ti2v-5b"
+    assert r.stderr.strip().splitlines() == [f"error: unknown model 'nope' (known: {known})"]
