@@ -69,7 +69,7 @@ class Cli:
 
     def __call__(self, *args: str, input: str | None = None, model: bool = True):
         argv = [str(a) for a in args]
-        if model and argv and argv[0] in ("generate", "animate", "extend", "loop", "v2v", "batch"):
+        if model and argv and argv[0] in ("generate", "animate", "extend", "loop", "v2v", "batch", "storyboard"):
             argv += ["--model", str(self.model)]
         return self.runner.invoke(app, argv, input=input, catch_exceptions=False)
 

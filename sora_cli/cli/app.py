@@ -7,7 +7,7 @@ import sys
 import typer
 
 from sora_cli import __version__
-from sora_cli.cli import batch, catalog, make, train
+from sora_cli.cli import batch, catalog, make, storyboard, train
 from sora_cli.cli.entry import interrupt_exit
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 make.register(app)
+storyboard.register(app)
 batch.register(app)
 catalog.register(app)
 train.register(app)

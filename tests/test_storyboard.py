@@ -1,0 +1,128 @@
+"""`sora storyboard`: shots joined by continue or cut in one clip, on the tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from conftest import psnr
+
+from sora_cli.video_io import read_metadata, read_video
+
+BOARD = """\
+seed: 11
+width: 128
+height: 72
+fps: 24
+shots:
+  - prompt: a red ball moves left
+    seconds: 0.5
+  - prompt: the red ball moves right
+    seconds: 0.5
+  - prompt: a blue box moves up
+    seconds: 0.25
+    join: cut
+"""
+
+
+def frames_of(path) -> np.ndarray:
+    return read_video(path).frames[:].numpy()
+
+
+def test_one_clip_of_every_shot_with_the_storyboard_in_its_metadata(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    r = cli("storyboard", "story.yaml", "--json", "-q", "-o", "story.mp4")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert [s["frames"] for s in result["shots"]] == [12, 12, 6]
+    assert [s["join"] for s in result["shots"]] == ["cut", "continue", "cut"]
+    assert [s["seed"] for s in result["shots"]] == [11, 12, 13]
+    out = frames_of(cli.cwd / "story.mp4")
+    assert out.shape == (30, 72, 128, 3)
+    meta = read_metadata(cli.cwd / "story.mp4")
+    assert meta["mode"] == "storyboard" and meta["storyboard"][2]["join"] == "cut"
+    assert meta["command"].startswith("sora storyboard story.yaml --seed 11")
+    r = cli("info", "story.mp4")
+    assert r.exit_code == 0 and "storyboard" in r.output
+
+
+def test_a_shot_alone_is_the_same_frames_as_in_the_whole_clip(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    assert cli("storyboard", "story.yaml", "-q", "-o", "all.mp4").exit_code == 0
+    whole = frames_of(cli.cwd / "all.mp4")
+    for n, (a, b) in ((2, (12, 24)), (3, (24, 30))):
+        r = cli("storyboard", "story.yaml", "--shot", str(n), "-q", "-o", f"shot{n}.mp4")
+        assert r.exit_code == 0, r.output
+        alone = frames_of(cli.cwd / f"shot{n}.mp4")
+        assert alone.shape[0] == b - a
+        # the same frames (up to H.264 coding them in another context), and not just any frames
+        assert min(psnr(x, y) for x, y in zip(alone, whole[a:b])) > 30
+        assert min(psnr(x, y) for x, y in zip(alone, whole[:b - a])) < 25
+
+
+def test_a_cut_shot_is_its_own_generate_command(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    r = cli("storyboard", "story.yaml", "--json", "-q", "-o", "s.mp4")
+    assert r.exit_code == 0, r.output
+    command = json.loads(r.stdout)["shots"][2]["command"]
+    assert command.startswith("sora generate 'a blue box moves up' --seed 13") and "--frames 6" in command
+    r = cli("generate", "a blue box moves up", "--seed", "13", "--width", "128", "--height", "72", "--fps", "24",
+            "--frames", "6", "-q", "-o", "g.mp4")
+    assert r.exit_code == 0, r.output
+    assert min(psnr(x, y) for x, y in zip(frames_of(cli.cwd / "g.mp4"), frames_of(cli.cwd / "s.mp4")[24:])) > 30
+
+
+def test_continue_starts_from_the_last_frames_and_a_cut_does_not(cli, monkeypatch):
+    from sora_cli.engine import Engine
+
+    starts = []
+    chain = Engine.chain
+
+    def recording(self, s, count, start=None, end=None, source=None):
+        starts.append(None if start is None else start.shape[0])
+        return chain(self, s, count, start=start, end=end, source=source)
+
+    monkeypatch.setattr(Engine, "chain", recording)
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    assert cli("storyboard", "story.yaml", "-q", "-o", "s.mp4").exit_code == 0
+    assert starts[0] is None and starts[1] is not None and starts[1] > 0 and starts[2] is None
+
+
+def test_preview_is_smaller_and_faster_with_the_same_shots(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    r = cli("storyboard", "story.yaml", "--preview", "--json", "-q")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert result["output"].endswith("story-preview.mp4") and result["preview"] is True
+    assert (result["width"], result["height"]) == (32, 18) and result["frames"] == 30  # a quarter each side
+
+
+def test_bad_storyboards_name_every_problem_and_write_nothing(cli):
+    bad = ("shots:\n  - prompt: a red ball\n    seconds: -1\n  - seconds: 2\n    join: dissolve\n    colour: red\n"
+           "fps: 24\nmood: sad\n")
+    (cli.cwd / "bad.yaml").write_text(bad)
+    r = cli("storyboard", "bad.yaml", "-o", "bad.mp4")
+    assert r.exit_code == 3
+    line = r.output.strip().splitlines()[-1]
+    for part in ("unknown key 'mood'", "shot 1: seconds must be", "shot 2: unknown key 'colour'",
+                 "shot 2: needs a prompt", "join must be continue or cut"):
+        assert part in line, line
+    assert "Traceback" not in r.output and not (cli.cwd / "bad.mp4").exists()
+    (cli.cwd / "first.yaml").write_text("shots:\n  - prompt: a ball\n    join: continue\n")
+    r = cli("storyboard", "first.yaml")
+    assert r.exit_code == 3 and "nothing to continue" in r.output
+    (cli.cwd / "broken.yaml").write_text("shots: [\n")
+    r = cli("storyboard", "broken.yaml")
+    assert r.exit_code == 3 and "not valid YAML" in r.output
+    r = cli("storyboard", "missing.yaml")
+    assert r.exit_code == 3 and "not found" in r.output
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    r = cli("storyboard", "story.yaml", "--shot", "4")
+    assert r.exit_code == 3 and "has 3 shots" in r.output
+
+
+def test_an_existing_output_is_kept(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    (cli.cwd / "s.mp4").write_bytes(b"mine")
+    r = cli("storyboard", "story.yaml", "-o", "s.mp4")
+    assert r.exit_code != 0 and (cli.cwd / "s.mp4").read_bytes() == b"mine"
