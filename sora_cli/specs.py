@@ -108,7 +108,7 @@ class ModelSpec:
     native_sizes: tuple[tuple[int, int], ...] = ()
     # What `sora pull` fetches from hf_repo (glob patterns): only the files the engine reads.
     files: tuple[str, ...] = ()
-    # `--dtype auto` on a CPU with AMX samples under bf16 autocast: set only when the model's
+    # `--dtype auto` on a CPU with native bf16 samples under bf16 autocast: set only when the model's
     # evaluation in bf16 showed no loss of adherence against float32.
     cpu_bf16: bool = False
     # The modes whose conditioning the model was trained for; in the others it works

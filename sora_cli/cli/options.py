@@ -21,7 +21,7 @@ Guidance = Annotated[Optional[float], typer.Option(help="Classifier-free guidanc
 Negative = Annotated[Optional[str], typer.Option(help="Negative prompt: what to steer away from.")]
 Model = Annotated[str, typer.Option("--model", "-m", help="Model name or model folder (see `sora models`).")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
-Dtype = Annotated[str, typer.Option(help="auto (bf16 on GPUs, and on CPUs with AMX for models evaluated in it), "
+Dtype = Annotated[str, typer.Option(help="auto (bf16 on GPUs, and on CPUs with native bf16 for models evaluated in it), "
                                           "float32, bfloat16 or float16.")]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.mp4, .gif or .webm).")]
 Overwrite = Annotated[bool, typer.Option(help="Replace an existing output file.")]

@@ -14,7 +14,7 @@ from sora_cli.models.interface import LoadedModel
 from sora_cli.models.loading import load_strict, read_state
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
-from sora_cli.runtime import has_amx
+from sora_cli.runtime import has_native_bf16
 from sora_cli.specs import SPECS, ModelSpec, spec_from_json, spec_to_json
 
 WEIGHTS_FILE, VOCAB_FILE = "model.safetensors", "vocab.json"
@@ -39,7 +39,7 @@ def read_spec(folder: Path) -> ModelSpec:
 
 
 def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype | None) -> LoadedModel:
-    """dtype None (auto on a CPU): bf16 autocast when the CPU has AMX and the spec says its
+    """dtype None (auto on a CPU): bf16 autocast when the CPU has native bf16 (AMX, AVX512-BF16) and the spec says its
     evaluation showed no loss under it (ModelSpec.cpu_bf16), else float32."""
     verify_checksums(folder)
     spec = read_spec(folder)
@@ -54,7 +54,7 @@ def load_mini(folder: Path, name: str, device: torch.device, dtype: torch.dtype 
     net = VideoModel(spec)
     load_strict(net, read_state([folder / WEIGHTS_FILE]), folder)
     if dtype is None:
-        dtype = torch.bfloat16 if spec.cpu_bf16 and device.type == "cpu" and has_amx() else torch.float32
+        dtype = torch.bfloat16 if spec.cpu_bf16 and device.type == "cpu" and has_native_bf16() else torch.float32
     # bf16 on a CPU is autocast over float32 weights: the matmuls run in bf16 (AMX), while norms,
     # the sampler's state and its Euler sums keep float32's precision.
     autocast = torch.bfloat16 if device.type == "cpu" and dtype == torch.bfloat16 else None

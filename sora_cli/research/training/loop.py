@@ -36,7 +36,7 @@ from sora_cli.research.training.data import (
 )
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
 from sora_cli.research.world.captions import vocabulary
-from sora_cli.runtime import has_amx
+from sora_cli.runtime import has_native_bf16
 from sora_cli.sampler import shift_time
 from sora_cli.specs import ModelSpec
 
@@ -82,7 +82,7 @@ class TrainConfig:
     layout_weight: float = 0.0
     layout_block: int = 2
     layout_until: float = 0.5
-    # bfloat16 autocast for the networks' passes: None = where the CPU has AMX (or on CUDA).
+    # bfloat16 autocast for the networks' passes: None = where the CPU has native bf16 (or on CUDA).
     bf16: bool | None = None
     # "wall": minutes of wall-clock; "cpu": this process's CPU time over the machine's cores,
     # so a run budgets the same compute when other jobs share the machine.
@@ -105,7 +105,7 @@ def make_clock(kind: str) -> Callable[[], float]:
 def use_bf16(cfg: TrainConfig) -> bool:
     if cfg.bf16 is not None:
         return cfg.bf16
-    return cfg.device.startswith("cuda") or has_amx()
+    return cfg.device.startswith("cuda") or has_native_bf16()
 
 
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
