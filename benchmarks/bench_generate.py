@@ -7,6 +7,7 @@ that the sampling steps reach. Each case runs in a fresh process so peaks don't 
 
     python benchmarks/bench_generate.py                 # every preset, 2 s clips
     python benchmarks/bench_generate.py --presets 16x9 --duration 2
+    python benchmarks/bench_generate.py --presets 16x9 --duration 4 --dtypes float32 bfloat16 --full-only
 
 Uses weights/sora-mini when present, else random weights of the same spec (speed
 does not depend on the weights' values).
@@ -53,7 +54,7 @@ def model_dir() -> str:
         return str(folder)
 
 
-def run_case(model: str, preset: str, duration: float, preview: bool) -> dict:
+def run_case(model: str, preset: str, duration: float, preview: bool, dtype: str) -> dict:
     """In a child process: load, then one clip; reports timings as JSON on stdout."""
     from sora_cli.clip import make_clip
     from sora_cli.engine import Engine
@@ -64,7 +65,7 @@ def run_case(model: str, preset: str, duration: float, preview: bool) -> dict:
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    m = load_model(model, torch.device("cpu"), torch.float32)
+    m = load_model(model, torch.device("cpu"), getattr(torch, dtype))
     load_s = time.perf_counter() - t0
     out = Path(tempfile.mkdtemp()) / "bench.mp4"
     job, output = build_job(Request(mode="generate", prompt="a red ball bounces on the left", seed=1, preset=preset,
@@ -85,7 +86,7 @@ def run_case(model: str, preset: str, duration: float, preview: bool) -> dict:
 
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         velocity(torch.randn(lat), torch.rand(1, lat[2]))
-    return {"preset": preset, "preview": preview, "size": f"{result['width']}x{result['height']}",
+    return {"preset": preset, "preview": preview, "dtype": dtype, "size": f"{result['width']}x{result['height']}",
             "working": f"{s.width}x{s.height}", "frames": result["frames"], "steps": s.steps,
             "load_s": load_s, "clip_s": result["seconds"], "step_s": step_s,
             "flops_per_step": counter.get_total_flops(),
@@ -98,14 +99,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="*", help="presets to run (default: all)")
     parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                        help="bfloat16: autocast over float32 weights, as --dtype bfloat16 on a CPU")
+    parser.add_argument("--full-only", action="store_true", help="skip the --preview cases")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
 
     if args.child:
-        model, preset, preview = args.child.split("|")
-        print(json.dumps(run_case(model, preset, args.duration, preview == "1")))
+        model, preset, preview, dtype = args.child.split("|")
+        print(json.dumps(run_case(model, preset, args.duration, preview == "1", dtype)))
         return
 
     from sora_cli.presets import load_presets
@@ -114,23 +118,24 @@ def main() -> None:
     model = model_dir()
     peak = matmul_peak_gflops()
     print(f"model: {model}\nmachine fp32 matmul peak: {peak:.0f} GFLOP/s on {os.cpu_count()} cores\n")
-    header = f"{'preset':<10} {'mode':<8} {'output':>10} {'working':>8} {'frames':>6} {'steps':>5} " \
+    header = f"{'preset':<10} {'mode':<8} {'dtype':<9} {'output':>10} {'working':>8} {'frames':>6} {'steps':>5} " \
              f"{'clip s':>7} {'s/step':>7} {'peak MB':>8} {'GFLOP/step':>10} {'% peak':>6}"
     print(header)
     rows = []
-    for preset in presets:
-        for preview in (True, False):
-            proc = subprocess.run([sys.executable, __file__, "--child", f"{model}|{preset}|{int(preview)}",
-                                   "--duration", str(args.duration)], stdout=subprocess.PIPE, text=True)
-            if proc.returncode:
-                print(f"{preset}: failed")
-                continue
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row["pct_peak"] = 100 * row["flops_per_step"] / row["step_s"] / 1e9 / peak
-            rows.append(row)
-            print(f"{preset:<10} {'preview' if preview else 'full':<8} {row['size']:>10} {row['working']:>8} "
-                  f"{row['frames']:>6} {row['steps']:>5} {row['clip_s']:>7.2f} {row['step_s']:>7.3f} "
-                  f"{row['peak_mb']:>8.0f} {row['flops_per_step'] / 1e9:>10.2f} {row['pct_peak']:>6.1f}")
+    modes = (False,) if args.full_only else (True, False)
+    cases = [(preset, preview, dtype) for preset in presets for preview in modes for dtype in args.dtypes]
+    for preset, preview, dtype in cases:
+        proc = subprocess.run([sys.executable, __file__, "--child", f"{model}|{preset}|{int(preview)}|{dtype}",
+                               "--duration", str(args.duration)], stdout=subprocess.PIPE, text=True)
+        if proc.returncode:
+            print(f"{preset}: failed")
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["pct_peak"] = 100 * row["flops_per_step"] / row["step_s"] / 1e9 / peak
+        rows.append(row)
+        print(f"{preset:<10} {'preview' if preview else 'full':<8} {dtype:<9} {row['size']:>10} {row['working']:>8} "
+              f"{row['frames']:>6} {row['steps']:>5} {row['clip_s']:>7.2f} {row['step_s']:>7.3f} "
+              f"{row['peak_mb']:>8.0f} {row['flops_per_step'] / 1e9:>10.2f} {row['pct_peak']:>6.1f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

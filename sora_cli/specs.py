@@ -139,6 +139,9 @@ SORA_MINI = ModelSpec(
     steps=30,
     preview_steps=8,
     trained_for=("generate", "animate", "extend", "loop"),
+    # 40 held-out prompts, seed 0: bf16 0.429 full / 0.289 preview against float32's 0.418 / 0.306
+    # (standard errors 0.03): no loss beyond noise, and 15% faster steps (docs/benchmarks.md).
+    cpu_bf16=True,
 )
 
 # Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away

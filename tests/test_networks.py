@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import TINY, run_sora
+from conftest import TINY, build_tiny, run_sora
 
 from sora_cli.errors import BadInput
 from sora_cli.models.mini.dit import FRAME_FEATURES, DiT, frame_position_features
@@ -191,3 +191,16 @@ def test_shipped_sora_mini_verifies_loads_and_makes_a_preview(tmp_path):
     assert r.returncode == 0, r.stderr
     clip = read_video(tmp_path / json.loads(r.stdout)["output"]).frames.numpy()
     assert clip.shape[0] == 24 and clip.std() > 1.0  # frames with content, not a constant
+
+
+@pytest.mark.parametrize("native, evaluated, expected", [(True, True, torch.bfloat16), (False, True, None),
+                                                         (True, False, None)])
+def test_auto_dtype_autocasts_bf16_only_on_native_bf16_for_models_evaluated_in_it(tmp_path, monkeypatch, native,
+                                                                                 evaluated, expected):
+    from sora_cli.models.mini import folder as mini_folder
+
+    model = build_tiny(tmp_path / "m", replace(TINY, cpu_bf16=evaluated))
+    monkeypatch.setattr(mini_folder, "has_native_bf16", lambda: native)
+    loaded = mini_folder.load_mini(model, "m", torch.device("cpu"), None)
+    assert loaded.autocast == expected
+    assert next(loaded.net.parameters()).dtype == torch.float32  # autocast keeps float32 weights
