@@ -14,8 +14,10 @@ from sora_cli.research.world.vocab import (
     ADVERBS,
     BACKGROUND_SYNONYMS,
     BW_PHRASES,
+    CAMERA_PHRASES,
     COLOUR_SYNONYMS,
     FILLERS,
+    FRAMING_PHRASES,
     LAYOUT_PHRASES,
     MOTION_PHRASES,
     SHAPE_SYNONYMS,
@@ -48,6 +50,11 @@ DOUBLE = [
 ]
 HELD_OUT_SINGLE, HELD_OUT_DOUBLE = {8, 9}, {4}
 HELD_OUT_PAIRS = {("purple", "triangle"), ("orange", "square"), ("pink", "circle")}
+# A camera move or a cut joins the scene's caption {c}: {cam} the move, {cami} its participle,
+# {shot} what the cut goes to. The last of each list is held out of training.
+CAMERA_TEMPLATES = ["{c}, the camera {cami}", "{c} as {cam}", "{c}; {cam}", "{c} while {cam}",
+                    "{c} with the camera {cami}"]
+CUT_TEMPLATES = ["{c}, then cut to {shot}", "{c}. cut to {shot}", "{c}; then the shot cuts to {shot}"]
 BG_TEMPLATES = ["on a {w} background", "against a {w} background", "over a {w} backdrop", "with a {w} background",
                 "on {w}"]
 
@@ -81,8 +88,7 @@ def caption(scene: Scene, rng: random.Random, held_out: bool | None = False) -> 
     double = len(scene.things) == 2
     pool = DOUBLE if double else SINGLE
     held = HELD_OUT_DOUBLE if double else HELD_OUT_SINGLE
-    choices = [i for i in range(len(pool)) if held_out is None or (i in held) == held_out]
-    template = pool[rng.choice(choices)]
+    template = pool[_pick(len(pool), held, held_out, rng)]
     bg_word = rng.choice(BACKGROUND_SYNONYMS[scene.background])
     slots = {
         "f": rng.choice(FILLERS) if rng.random() < 0.4 else "",
@@ -95,8 +101,30 @@ def caption(scene: Scene, rng: random.Random, held_out: bool | None = False) -> 
         slots["m" + key], slots["mi" + key] = _motion(thing, rng)
         slots["l" + key] = rng.choice(LAYOUT_PHRASES[thing.layout]) if thing.layout else ""
     text = template.format(**slots)
-    text = re.sub(r"\s+", " ", text).replace(" ,", ",").replace(" ;", ";").replace(" :", ":").strip(" ,:")
-    return text
+    if scene.camera is not None:
+        text = _with_camera(_tidy(text), scene, rng, held_out)
+    return _tidy(text)
+
+
+def _pick(count: int, held: set[int], held_out: bool | None, rng: random.Random) -> int:
+    return rng.choice([i for i in range(count) if held_out is None or (i in held) == held_out])
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).replace(" ,", ",").replace(" ;", ";").replace(" :", ":").replace(" .", ".")
+    return text.strip(" ,:")
+
+
+def _with_camera(text: str, scene: Scene, rng: random.Random, held_out: bool | None) -> str:
+    camera = scene.camera
+    target = scene.things[camera.target]
+    the = f"the {rng.choice(COLOUR_SYNONYMS[target.colour])} {rng.choice(SHAPE_SYNONYMS[target.shape])}"
+    if camera.cut_at is not None:
+        template = CUT_TEMPLATES[_pick(len(CUT_TEMPLATES), {len(CUT_TEMPLATES) - 1}, held_out, rng)]
+        return template.format(c=text, shot=rng.choice(FRAMING_PHRASES[camera.cut_to]).format(t=the))
+    present, participle = rng.choice(CAMERA_PHRASES[camera.move])
+    template = CAMERA_TEMPLATES[_pick(len(CAMERA_TEMPLATES), {len(CAMERA_TEMPLATES) - 1}, held_out, rng)]
+    return template.format(c=text, cam=present.format(t=the), cami=participle.format(t=the))
 
 
 def vocabulary() -> list[str]:
@@ -105,6 +133,9 @@ def vocabulary() -> list[str]:
     for table in (COLOUR_SYNONYMS, BACKGROUND_SYNONYMS, SHAPE_SYNONYMS, SIZE_SYNONYMS, LAYOUT_PHRASES):
         texts += [w for words in table.values() for w in words]
     texts += [p for phrases in MOTION_PHRASES.values() for pair in phrases for p in pair]
+    # the camera's words come last, so the ids of the words before them stay those of trained models
+    texts += CAMERA_TEMPLATES + CUT_TEMPLATES + [p for phrases in CAMERA_PHRASES.values() for pair in phrases
+                                                 for p in pair] + [p for ps in FRAMING_PHRASES.values() for p in ps]
     words = []
     for text in texts:
         for w in re.findall(r"[a-z0-9]+", re.sub(r"\{[a-z0-9]+\}", " ", text.lower())):

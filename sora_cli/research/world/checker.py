@@ -10,10 +10,12 @@ area tracks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from sora_cli.research.world.camera import mark_colour
 from sora_cli.research.world.scene import Scene
 from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS, SIZES, luma
 
@@ -42,10 +44,13 @@ def _nearest(colour: np.ndarray, palette: dict[str, tuple[int, int, int]], grey:
 
 
 def is_bw(frames: np.ndarray) -> bool:
-    """No colour anywhere: judged on the background and, apart, on the objects (they may be tiny)."""
+    """No colour anywhere: judged on the background and, apart, on the objects (they may be tiny).
+    A camera's marks are part of the background, not objects."""
     spread = frames.max(axis=-1).astype(int) - frames.min(axis=-1).astype(int)
-    _, bg = background(frames, grey=False)
-    off = np.sqrt(((frames.astype(np.float32) - bg) ** 2).sum(-1)) > 30
+    name, bg = background(frames, grey=False)
+    f = frames.astype(np.float32)
+    mark = np.array(mark_colour(BACKGROUNDS[name]), np.float32)
+    off = (np.sqrt(((f - bg) ** 2).sum(-1)) > 30) & (np.sqrt(((f - mark) ** 2).sum(-1)) > 30)
     objects = spread[off] if off.sum() > 8 else spread.ravel()
     return float(np.percentile(spread, 90)) < 24 and float(np.percentile(objects, 90)) < 24
 
@@ -71,7 +76,8 @@ def object_mask(frames: np.ndarray, bg: np.ndarray, colour: tuple[int, int, int]
     return off_bg & near
 
 
-def track(mask: np.ndarray) -> Track | None:
+def track(mask: np.ndarray, scale_free: bool = False) -> Track | None:
+    """scale_free: a shape that only changes size (under a zoom) is not taken for a turning one."""
     t, h, w = mask.shape
     ys, xs = np.mgrid[0:h, 0:w]
     area = mask.sum(axis=(1, 2)).astype(np.float64)
@@ -89,17 +95,26 @@ def track(mask: np.ndarray) -> Track | None:
         # +0.5: from the centre of the farthest pixel to its outer edge
         r = np.sqrt(((xs[mask[i]] - x[i]) ** 2 + (ys[mask[i]] - y[i]) ** 2).max()) + 0.5
         ratio = float(area[i] / r**2)
-        rotating = _rotating(mask, x, y, clear)
+        rotating = _rotating(mask, x, y, area if scale_free else None, clear)
         clear_area = (area[clear[0]], area[clear[-1]])
     return Track(area, x, y, ratio, rotating, bottom, clear_area)
 
 
-def _rotating(mask: np.ndarray, x: np.ndarray, y: np.ndarray, clear: list[int]) -> bool:
-    """Does the shape turn? Compare frames after moving them onto the first one's centroid."""
+def _rotating(mask: np.ndarray, x: np.ndarray, y: np.ndarray, area: np.ndarray | None, clear: list[int]) -> bool:
+    """Does the shape turn? Compare frames after moving them onto the first one's centroid (and,
+    given the areas, scaling them to its size)."""
     first = clear[0]
     scores = []
+    h, w = mask.shape[1:]
+    ys, xs = np.mgrid[0:h, 0:w]
     for i in clear[len(clear) // 4::max(1, len(clear) // 4)]:
-        shifted = np.roll(mask[i], (round(y[first] - y[i]), round(x[first] - x[i])), axis=(0, 1))
+        if area is None:
+            shifted = np.roll(mask[i], (round(y[first] - y[i]), round(x[first] - x[i])), axis=(0, 1))
+        else:
+            k = math.sqrt(area[i] / area[first])
+            sx = np.clip(np.round(x[i] + (xs - x[first]) * k).astype(int), 0, w - 1)
+            sy = np.clip(np.round(y[i] + (ys - y[first]) * k).astype(int), 0, h - 1)
+            shifted = mask[i][sy, sx]
         inter, union = (shifted & mask[first]).sum(), (shifted | mask[first]).sum()
         scores.append(inter / max(union, 1))
     return bool(scores) and min(scores) < 0.8
@@ -165,8 +180,10 @@ def layout_of(tr: Track, width: int, height: int) -> set[str]:
     return where
 
 
-def check(frames: np.ndarray, scene: Scene, fps: float = 24.0) -> dict[str, bool]:
-    """Each stated attribute of the scene -> whether the pixels show it."""
+def check(frames: np.ndarray, scene: Scene, fps: float = 24.0,
+          to_first: Callable[[Track], Track] | None = None) -> dict[str, bool]:
+    """Each stated attribute of the scene -> whether the pixels show it. `to_first` undoes a
+    camera: it moves a track into the first frame's coordinates (camera_checker.py)."""
     _, h, w, _ = frames.shape
     s = min(h, w)
     bw = is_bw(frames)
@@ -177,7 +194,9 @@ def check(frames: np.ndarray, scene: Scene, fps: float = 24.0) -> dict[str, bool
         result["bw"] = bw
     for i, thing in enumerate(scene.things):
         key = f"{i}." if len(scene.things) > 1 else ""
-        tr = track(object_mask(frames, bg, OBJECT_COLOURS[thing.colour], bw))
+        tr = track(object_mask(frames, bg, OBJECT_COLOURS[thing.colour], bw), scale_free=to_first is not None)
+        if tr is not None and to_first is not None:
+            tr = to_first(tr)
         if not scene.bw:
             result[key + "colour"] = tr is not None
         shape = shape_of(tr.ratio) if tr else "none"

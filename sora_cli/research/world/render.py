@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor
 
+from sora_cli.research.world.camera import mark_colour, mark_distance, view
 from sora_cli.research.world.scene import Scene, Thing
 from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SIZES, SPEED
 
@@ -73,18 +74,33 @@ def distance(shape: str, px: Tensor, py: Tensor, x: Tensor, y: Tensor, size: Ten
     return torch.maximum(slanted, qy - half)
 
 
+def world_grid(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Where each pixel looks in the world, per frame: x (T, 1, W), y (T, H, 1), and the zoom (T, 1, 1)."""
+    camera = scene.camera
+    target = track(scene.things[camera.target], t, width, height)[:2] if camera else (t, t)
+    cx, cy, zoom = (v.view(-1, 1, 1) for v in view(camera, t, width, height, target))
+    px = torch.arange(width, dtype=torch.float32).view(1, 1, -1) + 0.5
+    py = torch.arange(height, dtype=torch.float32).view(1, -1, 1) + 0.5
+    return cx + (px - width / 2) / zoom, cy + (py - height / 2) / zoom, zoom
+
+
 def coverage(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
     """(K, T, H, W): how much of each pixel each of the scene's K objects covers, before occlusion."""
     t = t0 + torch.arange(frames, dtype=torch.float32) / fps
-    py = torch.arange(height, dtype=torch.float32).view(1, -1, 1) + 0.5
-    px = torch.arange(width, dtype=torch.float32).view(1, 1, -1) + 0.5
-    return torch.stack([(0.5 - distance(thing.shape, px, py, *track(thing, t, width, height))).clamp(0, 1)
-                        for thing in scene.things])
+    wx, wy, zoom = world_grid(scene, width, height, t)
+    # distances are in world pixels: times the zoom they are frame pixels, which anti-alias over one
+    return torch.stack([(0.5 - zoom * distance(thing.shape, wx, wy, *track(thing, t, width, height))).clamp(0, 1)
+                        .expand(frames, height, width) for thing in scene.things])
 
 
 def render(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
     """-> uint8 (T, H, W, 3)."""
     image = torch.tensor(BACKGROUNDS[scene.background], dtype=torch.float32).expand(frames, height, width, 3).clone()
+    if scene.camera is not None:
+        t = t0 + torch.arange(frames, dtype=torch.float32) / fps
+        wx, wy, zoom = world_grid(scene, width, height, t)
+        cover = (0.5 - zoom * mark_distance(wx, wy, min(width, height))).clamp(0, 1)[..., None]
+        image = image * (1 - cover) + torch.tensor(mark_colour(BACKGROUNDS[scene.background])) * cover
     covers = coverage(scene, width, height, frames, fps, t0)
     for thing, cover in zip(scene.things, covers):
         cover = cover[..., None]

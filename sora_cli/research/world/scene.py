@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from sora_cli.research.world.camera import FRAMINGS, MOVES, Camera
 from sora_cli.research.world.vocab import (
     BACKGROUNDS,
     LAYOUTS,
@@ -33,6 +34,7 @@ class Scene:
     things: tuple[Thing, ...]
     bw: bool = False
     size_said: tuple[bool, ...] = field(default=(True,))
+    camera: Camera | None = None  # None: the world without a camera (no marks, the identity view)
 
 
 # Layout words that would push an object out of the frame with this motion.
@@ -67,7 +69,33 @@ def layout_start(layout: str | None, motion: str, rng: random.Random, side: int 
     return x, y
 
 
-def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1) -> Scene:
+# Motions a camera can follow (the others stay in place), and those that keep an object in
+# view while the camera zooms about the frame's centre.
+# (Not bounces: it rests on the bottom edge, and a camera keeping it there never shows it whole.)
+FOLLOWABLE = ("left", "right", "up", "down", "falls", "rises", "circles")
+ZOOMABLE = ("still", "spins", "grows", "shrinks")
+
+
+def with_camera(rng: random.Random, things: list[Thing], cut: float) -> tuple[list[Thing], Camera]:
+    """A camera for these objects: with probability `cut` a still shot and one cut, else one move."""
+    if rng.random() < cut:
+        at = round(rng.uniform(0.8, 1.2) * 24) / 24  # on a frame, in the clip's middle
+        return things, Camera("still", rng.randrange(len(things)), cut_at=at, cut_to=rng.choice(FRAMINGS))
+    move = rng.choice(MOVES[1:])
+    if move.startswith("zoom"):  # a zoom is about the frame's centre: objects that stay near it stay in view
+        things = [replace(thing, motion=rng.choice(ZOOMABLE), layout=None,
+                          start=(rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65)) if len(things) == 1
+                          else (0.3 + 0.4 * i + rng.uniform(-0.05, 0.05), rng.uniform(0.4, 0.6)))
+                  for i, thing in enumerate(things)]
+    movers = [i for i, thing in enumerate(things) if thing.motion in FOLLOWABLE]
+    if move == "follow" and not movers:
+        move = rng.choice(("pan left", "pan right"))
+    return things, Camera(move, rng.choice(movers) if move == "follow" else 0)
+
+
+def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1, camera: float = 0.0,
+                 cut: float = 0.0) -> Scene:
+    """`camera`: the share of scenes with a camera, of which `cut` have one cut (and no move)."""
     background = rng.choice(list(BACKGROUNDS))
     is_bw = rng.random() < bw
     count = 2 if rng.random() < two_objects else 1
@@ -78,7 +106,6 @@ def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1) 
         is_bw = False
         colours = [c for c in OBJECT_COLOURS if c != background]
     picked = rng.sample(colours, count) if len(colours) >= count else [rng.choice(colours)] * count
-    layouts = list(LAYOUTS)
     for i, colour in enumerate(picked):
         motion = rng.choice(MOTIONS)
         allowed = [l for l in LAYOUTS if l not in INCOMPATIBLE.get(motion, set())]
@@ -97,4 +124,7 @@ def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1) 
         things.append(Thing(colour, rng.choice(SHAPES), size, motion, layout,
                             layout_start(layout, motion, rng, side), rng.uniform(0, 6.283)))
         said.append(size != "medium" or rng.random() < 0.5)
+    if camera and rng.random() < camera:  # no draw at 0: seeded prompt sets stay the ones evaluated before
+        things, cam = with_camera(rng, things, cut)
+        return Scene(background, tuple(things), is_bw, tuple(said), cam)
     return Scene(background, tuple(things), is_bw, tuple(said))

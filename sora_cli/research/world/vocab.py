@@ -51,6 +51,17 @@ LAYOUT_PHRASES = {"left": ["on the left"], "right": ["on the right"], "top": ["a
 BW_PHRASES = ["in black and white", "monochrome", "in grayscale", "in greyscale", "black and white"]
 FILLERS = ["a video of", "we see", "a clip of", "footage of", "an animation of", "watch as", "here"]
 ADVERBS = ["slowly", "steadily", "gently", "smoothly"]
+# The camera (camera.py): (present "the camera pans left", participle "panning left"); {t} is
+# the followed object, "the <colour> <shape>".
+CAMERA_PHRASES: dict[str, list[tuple[str, str]]] = {
+    "pan left": [("the camera pans left", "panning left"), ("the camera pans to the left", "panning to the left")],
+    "pan right": [("the camera pans right", "panning right"), ("the camera pans to the right", "panning to the right")],
+    "zoom in": [("the camera zooms in", "zooming in"), ("the camera pushes in", "pushing in")],
+    "zoom out": [("the camera zooms out", "zooming out"), ("the camera pulls back", "pulling back")],
+    "follow": [("the camera follows {t}", "following {t}"), ("the camera tracks {t}", "tracking {t}")],
+}
+# What a cut goes to: {t} is the object a close-up frames.
+FRAMING_PHRASES = {"close": ["a close-up of {t}", "a close shot of {t}"], "wide": ["a wide shot", "a wide view"]}
 SPEED = 0.35  # of S per second
 FPS = 24
 

@@ -1,0 +1,120 @@
+"""The world's camera and cuts: rendered, captioned, and judged back from the pixels."""
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sora_cli.research.world import camera_checker
+from sora_cli.research.world.camera import Camera, mark_colour
+from sora_cli.research.world.captions import CAMERA_TEMPLATES, CUT_TEMPLATES, caption, vocabulary
+from sora_cli.research.world.render import render
+from sora_cli.research.world.scene import Scene, Thing, random_scene
+from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS
+
+SIZE = (112, 64)
+PAIR = (Thing("red", "circle", "medium", "right", None, (0.25, 0.5)),
+        Thing("blue", "square", "small", "still", None, (0.7, 0.4)))
+
+
+def scene(camera: Camera | None, things=PAIR, bg="sand") -> Scene:
+    return Scene(bg, things, False, (True,) * len(things), camera)
+
+
+def test_without_a_camera_nothing_changes_and_with_one_the_world_has_marks():
+    plain = render(scene(None), *SIZE, 4).numpy()
+    colours = {tuple(c) for c in plain.reshape(-1, 3)}
+    assert tuple(mark_colour(BACKGROUNDS["sand"])) not in colours
+    still = render(scene(Camera("still")), *SIZE, 4).numpy()
+    marks = np.abs(still.astype(int) - np.array(mark_colour(BACKGROUNDS["sand"]))).sum(-1) < 6
+    assert 0.01 < marks.mean() < 0.1
+    # objects are drawn over the marks: their insides are as without a camera
+    inside = (plain == np.array(OBJECT_COLOURS["red"])).all(-1)
+    assert inside.sum() > 100 and (still[inside] == plain[inside]).all()
+
+
+@pytest.mark.parametrize("move", ["pan left", "pan right", "zoom in", "zoom out", "follow"])
+def test_each_camera_move_is_judged_from_the_pixels_and_a_wrong_one_is_caught(move):
+    things = PAIR
+    if move.startswith("zoom"):  # zooms keep their objects near the centre (scene.py)
+        things = (replace(PAIR[0], motion="still", start=(0.4, 0.5)), replace(PAIR[1], size="medium"))
+    truth = scene(Camera(move, target=0), things)
+    frames = render(truth, *SIZE, 48).numpy()
+    result = camera_checker.check(frames, truth)
+    assert result["camera"], result
+    assert result["0.motion"] and result["1.motion"], result  # objects judged with the camera undone
+    other = {"pan left": "pan right", "pan right": "pan left", "zoom in": "zoom out", "zoom out": "zoom in",
+             "follow": "pan left"}[move]
+    assert not camera_checker.check(frames, replace(truth, camera=Camera(other)))["camera"]
+
+
+def test_a_still_camera_is_not_taken_for_a_move():
+    truth = scene(Camera("still"))
+    assert camera_checker.check(render(truth, *SIZE, 48).numpy(), truth)["camera"]
+
+
+@pytest.mark.parametrize("framing", ["close", "wide"])
+def test_a_cut_is_found_where_it_is_and_the_objects_keep_their_identity(framing):
+    truth = scene(Camera("still", target=0, cut_at=1.0, cut_to=framing))
+    frames = render(truth, *SIZE, 48).numpy()
+    assert camera_checker.cuts(frames) == [24]
+    result = camera_checker.check(frames, truth)
+    assert all(result.values()), result
+    assert camera_checker.cuts(render(scene(Camera("follow")), *SIZE, 48).numpy()) == []
+
+
+def test_a_cut_to_other_objects_loses_identity():
+    truth = scene(Camera("still", target=0, cut_at=1.0, cut_to="wide"))
+    frames = render(truth, *SIZE, 48).numpy()
+    impostor = scene(Camera("still", target=0, cut_at=1.0, cut_to="wide"),
+                     (replace(PAIR[0], colour="green", shape="triangle"), PAIR[1]))
+    frames[24:] = render(impostor, *SIZE, 48).numpy()[24:]
+    result = camera_checker.check(frames, truth)
+    assert result["cut"] and not result["identity"], result
+
+
+def test_checker_agrees_with_the_renderer_on_random_camera_scenes():
+    rng = random.Random(4)
+    correct, total = Counter(), Counter()
+    for _ in range(16):
+        truth = random_scene(rng, two_objects=0.3, camera=1.0, cut=0.4)
+        frames = render(truth, *rng.choice([(112, 64), (64, 112)]), 48).numpy()
+        for key, ok in camera_checker.check(frames, truth).items():
+            total[key.split(".")[-1]] += 1
+            correct[key.split(".")[-1]] += ok
+    assert sum(correct.values()) / sum(total.values()) > 0.9, {k: correct[k] / total[k] for k in total}
+
+
+def test_camera_captions_hold_out_their_last_templates_and_use_known_words():
+    rng = random.Random(5)
+    words = set(vocabulary())
+    held = [CAMERA_TEMPLATES[-1].split("{c}")[1].split("{")[0].strip(), "the shot cuts"]
+    assert held[0] == "with the camera" and "the shot cuts" in CUT_TEMPLATES[-1]
+    seen = Counter()
+    for _ in range(400):
+        truth = random_scene(rng, camera=1.0, cut=0.3)
+        text = caption(truth, rng)
+        assert not any(h in text for h in held), text
+        assert set(re.findall(r"[a-z0-9]+", text)) <= words
+        assert "camera" in text or "cut" in text, text
+        seen["cut" if truth.camera.cut_at is not None else truth.camera.move] += 1
+    assert len(seen) == 6  # every move and the cut
+    assert any(h in caption(truth, rng, held_out=True) for h in held)
+
+
+def test_the_camera_words_come_after_the_shipped_models_words():
+    shipped = json.loads((Path(__file__).parents[1] / "weights" / "sora-mini" / "vocab.json").read_text())
+    assert vocabulary()[:len(shipped)] == shipped
+
+
+def test_scenes_without_a_camera_are_drawn_as_before():
+    # no camera share: no extra random draw, so the seeded held-out prompt sets stay the same
+    a, b = random.Random(7), random.Random(7)
+    assert [random_scene(a) for _ in range(20)] == [random_scene(b, camera=0.0) for _ in range(20)]
+    assert a.random() == b.random()
+    assert all(s.camera is None for s in (random_scene(a) for _ in range(50)))
