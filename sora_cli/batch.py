@@ -2,8 +2,9 @@
 
 Formats: .txt (one prompt a line, '#' comments), .jsonl (one object a line), .yaml
 (a list of mappings) and .csv (a header row naming the fields). An item may set any
-Request field. A manifest beside the outputs records each item; a re-run skips items
-whose output is complete and was made from the same item.
+Request field; an item with `storyboard: FILE` renders that storyboard into one clip. A
+manifest beside the outputs records each item; a re-run skips items whose output is
+complete and was made from the same item.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import yaml
 
 from sora_cli.errors import BadInput
 from sora_cli.requests import REQUEST_KEYS, Request, build_job, slug
+from sora_cli.storyboard import board_seed
+from sora_cli.storyboard_clip import storyboard_job
 from sora_cli.video_io import is_within
 
 FORMATS = (".txt", ".jsonl", ".yaml", ".yml", ".csv")
@@ -157,8 +160,12 @@ def plan(items: list[Item], out_dir: Path, base_seed: int, defaults: dict) -> li
         req = item.request
         given = {k: v for k, v in vars(req).items() if v != getattr(Request(), k)}
         merged = replace(Request(), **(defaults | given))
-        seed = merged.seed if merged.seed is not None else base_seed + item.index
-        output = merged.output or f"{item.index:04d}-{slug(merged.prompt, 32)}.mp4"
+        seed = merged.seed
+        if seed is None and merged.storyboard:
+            seed = board_seed(Path(merged.storyboard))  # the file's own, as `sora storyboard` would use
+        seed = seed if seed is not None else base_seed + item.index
+        name = Path(merged.storyboard).stem if merged.storyboard else merged.prompt
+        output = merged.output or f"{item.index:04d}-{slug(name, 32)}.mp4"
         output = str(out_dir / output) if not Path(output).is_absolute() else output
         planned.append(Item(item.index, item.line, replace(merged, seed=seed, output=output)))
     return planned
@@ -187,7 +194,10 @@ def validate(items: list[Item], source: Path, out_dir: Path, done: set[int], pro
         if item.index in done:
             continue
         try:
-            build_job(item.request, folder_to_be_made=out_dir)
+            if item.request.storyboard:
+                storyboard_job(item.request, folder_to_be_made=out_dir)
+            else:
+                build_job(item.request, folder_to_be_made=out_dir)
         except BadInput as exc:
             problems.append((item.line, f"{where}: {exc}"))
     return [message for _, message in sorted(problems, key=lambda p: p[0])]

@@ -21,6 +21,7 @@ from sora_cli.models.interface import LoadedModel
 from sora_cli.plan import plan_clip
 from sora_cli.requests import Request, build_job
 from sora_cli.runtime import resolve_device, resolve_dtype
+from sora_cli.storyboard_clip import make_storyboard_clip, storyboard_job
 from sora_cli.weights import find_model, load_model
 
 
@@ -48,13 +49,21 @@ class ItemRenderer:
     def render(self, index: int, request: Request, extra: dict, progress: Progress | None = None) -> Rendered:
         """Render into the request's own output path; a bad item is a failed result, not an exception."""
         try:
-            job, output = build_job(request)
-            model = self.model(job.model)
-            plan = plan_clip(job, model)
-            make_clip(plan, output, Engine(model, progress), extra)
+            if request.storyboard:
+                board, base, output = storyboard_job(request)
+                model = self.model(base.model)
+                result = make_storyboard_clip(board, Path(request.storyboard), base, output, model,
+                                              Engine(model, progress), extra=extra)
+                warnings = tuple(f"shot {r['shot']}: {w}" for r in result["shots"] for w in r["warnings"])
+            else:
+                job, output = build_job(request)
+                model = self.model(job.model)
+                plan = plan_clip(job, model)
+                make_clip(plan, output, Engine(model, progress), extra)
+                warnings = plan.warnings
         except SoraError as exc:
             return Rendered(index, "failed", str(exc))
-        return Rendered(index, "done", warnings=plan.warnings)
+        return Rendered(index, "done", warnings=tuple(warnings))
 
     def render_to_bytes(self, index: int, request: Request, extra: dict) -> Rendered:
         """Render into a private temp folder and return the files' contents (a worker whose disk

@@ -39,9 +39,19 @@ class Request:
     backward: bool = False
     strength: float = V2V_STRENGTH
     model: str = "sora-mini"
+    storyboard: str | None = None  # a storyboard file: the request renders its shots (storyboard_clip.py)
     output: str | None = None
     preview: bool = False
     overwrite: bool = False
+
+    @property
+    def kind(self) -> str:
+        """What the request makes: its mode, or "storyboard"."""
+        return "storyboard" if self.storyboard else self.mode
+
+    @property
+    def title(self) -> str:
+        return f"{self.storyboard}" if self.storyboard else self.prompt
 
 
 REQUEST_KEYS = {f.name for f in fields(Request)}

@@ -12,11 +12,14 @@ A storyboard file (YAML) lists shots, each a prompt and its seconds:
         seconds: 1.5
         join: cut            # a new shot: its own window from noise, nothing continued
 
-Each shot is a job of the modes that already exist: the first shot and every `cut` is a
-`generate`, every `continue` an `extend` of the shot before it (given frames held clean by
-the engine's one conditioning mechanism). Shot i samples with seed + i, so a cut shot is
-also exactly `sora generate PROMPT --seed SEED+i` at the same size, rate and frames, and
-`sora storyboard FILE --shot N` renders shot N alone (from the last cut before it).
+Each shot is a job of the modes that already exist: the first shot is a `generate`, every
+`continue` an `extend` of the shot before it (given frames held clean by the engine's one
+conditioning mechanism). A `cut` is a `generate` for models not trained for cuts (shot i
+is then exactly `sora generate PROMPT --seed SEED+i` at the same size, rate and frames);
+a model trained for them (`"cut" in spec.trained_for`) sees the shot before as context
+through the same mechanism, with a prompt that says the cut. Shot i samples with seed + i,
+and `sora storyboard FILE --shot N` renders shot N alone (from the last shot that starts
+from noise alone).
 """
 
 from __future__ import annotations
@@ -93,6 +96,15 @@ def read_storyboard(path: Path) -> Storyboard:
     return Storyboard(tuple(shots), {k: v for k, v in data.items() if k != "shots"})
 
 
+def board_seed(path: Path) -> int | None:
+    """The seed a storyboard file sets, if any (a file that does not read is reported where it is checked)."""
+    try:
+        seed = yaml.safe_load(path.read_text()).get("seed")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def _shot(item: object, first: bool) -> tuple[Shot | None, list[str]]:
     if isinstance(item, str):
         item = {"prompt": item}
@@ -120,26 +132,34 @@ def shot_frames(shot: Shot, fps: float) -> int:
     return max(1, round(shot.seconds * fps))
 
 
-def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None) -> Job:
-    """Shot `index` as a job of an existing mode: generate for a cut, extend of `before` to continue."""
+def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None, cuts_in_context: bool = False) -> Job:
+    """Shot `index` as a job of an existing mode: extend of `before` to continue; for a cut, generate,
+    or, with a model trained for cuts (`cuts_in_context`), extend of `before` with a prompt that says
+    the cut ("<shot before>, then cut to <this shot>"), as its training clips with one cut say it."""
     shot = board.shots[index]
-    common = dict(prompt=shot.prompt, seed=base.seed + index, frames=shot_frames(shot, base.fps))
-    if shot.join == "cut" or before is None:
-        return replace(base, mode="generate", video=None, video_path=None, **common)
-    return replace(base, mode="extend", video=Video(before, base.fps), video_path=None, backward=False, **common)
+    common = dict(seed=base.seed + index, frames=shot_frames(shot, base.fps))
+    if before is None or (shot.join == "cut" and not cuts_in_context):
+        return replace(base, mode="generate", video=None, video_path=None, prompt=shot.prompt, **common)
+    prompt = shot.prompt
+    if shot.join == "cut":
+        said = prompt if prompt.lower().startswith("cut to") else f"cut to {prompt}"
+        prompt = f"{board.shots[index - 1].prompt}, then {said}"
+    return replace(base, mode="extend", video=Video(before, base.fps), video_path=None, backward=False,
+                   prompt=prompt, **common)
 
 
 def render_storyboard(board: Storyboard, base: Job, model: LoadedModel, engine: Engine,
                       only: int | None = None) -> Iterator[tuple[int, ClipPlan, Tensor]]:
     """(shot index, its plan, its new frames at the working size) for every shot in order; with
     `only`, for that shot alone (rendered from the last cut at or before it, so it matches)."""
+    in_context = "cut" in model.spec.trained_for
     first = 0
-    if only is not None:
+    if only is not None and not in_context:
         first = max(i for i in range(only + 1) if board.shots[i].join == "cut")
     last = len(board.shots) - 1 if only is None else only
     before: Tensor | None = None
     for i in range(first, last + 1):
-        plan = plan_clip(shot_job(base, board, i, before), model)
+        plan = plan_clip(shot_job(base, board, i, before, in_context), model)
         new = render(plan, engine)[-1]  # extend forward puts the given frames first
         # At the output's rate and the working size (the encoder scales the clip once, at the end):
         # what the next shot continues, as extend would continue a file.

@@ -126,3 +126,53 @@ def test_an_existing_output_is_kept(cli):
     (cli.cwd / "s.mp4").write_bytes(b"mine")
     r = cli("storyboard", "story.yaml", "-o", "s.mp4")
     assert r.exit_code != 0 and (cli.cwd / "s.mp4").read_bytes() == b"mine"
+
+
+def test_a_batch_item_renders_a_storyboard_as_the_command_does(cli):
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    (cli.cwd / "jobs.jsonl").write_text('{"storyboard": "story.yaml"}\n{"prompt": "a red ball", "frames": 6, '
+                                        '"width": 128, "height": 72}\n')
+    r = cli("batch", "jobs.jsonl", "--out-dir", "out", "--json", "-q")
+    assert r.exit_code == 0, r.output
+    items = json.loads(r.stdout)["items"]
+    assert [i["mode"] for i in items] == ["storyboard", "generate"]
+    assert items[0]["output"].endswith("0000-story.mp4") and items[0]["seed"] == 11  # the file's seed
+    assert cli("storyboard", "story.yaml", "-q", "-o", "direct.mp4").exit_code == 0
+    batch, direct = frames_of(cli.cwd / "out" / "0000-story.mp4"), frames_of(cli.cwd / "direct.mp4")
+    assert batch.shape == direct.shape == (30, 72, 128, 3)
+    assert min(psnr(x, y) for x, y in zip(batch, direct)) > 30
+    assert read_metadata(cli.cwd / "out" / "0000-story.mp4")["storyboard"][1]["join"] == "continue"
+    # resumed: the storyboard item is done, not made again
+    r = cli("batch", "jobs.jsonl", "--out-dir", "out", "--json", "-q")
+    assert r.exit_code == 0 and json.loads(r.stdout)["skipped"] == 2
+
+
+def test_a_batch_storyboard_item_is_checked_before_anything_renders(cli):
+    (cli.cwd / "bad.yaml").write_text("shots:\n  - prompt: a red ball\n    seconds: -1\n")
+    (cli.cwd / "jobs.jsonl").write_text('{"prompt": "a red ball", "frames": 6}\n{"storyboard": "bad.yaml"}\n'
+                                        '{"storyboard": "missing.yaml"}\n{"storyboard": "bad.yaml", "prompt": "x"}\n')
+    r = cli("batch", "jobs.jsonl", "--out-dir", "out", "-q")
+    assert r.exit_code == 3, r.output
+    assert "jobs.jsonl:2" in r.output and "seconds must be" in r.output
+    assert "jobs.jsonl:3" in r.output and "not found" in r.output
+    assert "jobs.jsonl:4" in r.output and "no prompt" in r.output
+    assert not (cli.cwd / "out").exists()
+
+
+def test_a_model_trained_for_cuts_sees_the_shot_before_as_context():
+    import torch
+
+    from sora_cli.jobs import Job
+    from sora_cli.storyboard import Shot, Storyboard, shot_job
+
+    board = Storyboard((Shot("a red ball moves left", 1.0, "cut"), Shot("a close-up of the red ball", 1.0, "cut"),
+                        Shot("cut to a wide shot", 1.0, "cut")), {})
+    base = Job(mode="generate", prompt="", seed=5, model="m", width=64, height=48, fps=24.0, frames=1)
+    before = torch.zeros(6, 48, 64, 3, dtype=torch.uint8)
+    fresh = shot_job(base, board, 1, before)
+    assert fresh.mode == "generate" and fresh.prompt == "a close-up of the red ball" and fresh.video is None
+    seen = shot_job(base, board, 1, before, cuts_in_context=True)
+    assert seen.mode == "extend" and seen.video.frames is before and seen.seed == 6 and seen.frames == 24
+    assert seen.prompt == "a red ball moves left, then cut to a close-up of the red ball"
+    assert shot_job(base, board, 2, before, True).prompt == "a close-up of the red ball, then cut to a wide shot"
+    assert shot_job(base, board, 0, None, True).mode == "generate"

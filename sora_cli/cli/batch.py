@@ -70,7 +70,7 @@ def _run_items(items: list[b.Item], done: set[int], folder: Path, base: int, sou
                device: str, dtype: str, report: Reporter, ray: str | None, workers: int | None) -> list[dict]:
     """Render every item not done, locally or on Ray; the manifest is rewritten (atomically) after each."""
     manifest = {"batch": source, "base_seed": base, "items": []}
-    rows = [{"index": i.index, "line": i.line, "prompt": i.request.prompt, "mode": i.request.mode,
+    rows = [{"index": i.index, "line": i.line, "prompt": i.request.title, "mode": i.request.kind,
              "output": i.request.output, "seed": i.request.seed,
              "status": "skipped" if i.index in done else "pending"} for i in items]
     manifest["items"] = rows
@@ -97,7 +97,7 @@ def _run_items(items: list[b.Item], done: set[int], folder: Path, base: int, sou
         if ray is None:
             renderer = ItemRenderer(device, dtype)
             for item in todo:
-                report.log(f"[{item.index + 1}/{len(items)}] {item.request.mode}: {item.request.prompt}")
+                report.log(f"[{item.index + 1}/{len(items)}] {item.request.kind}: {item.request.title}")
                 with report.progress() as progress:
                     record(renderer.render(item.index, item.request, {"batch_key": item.key}, progress))
         else:
