@@ -176,3 +176,27 @@ def test_a_model_trained_for_cuts_sees_the_shot_before_as_context():
     assert seen.prompt == "a red ball moves left, then cut to a close-up of the red ball"
     assert shot_job(base, board, 2, before, True).prompt == "a close-up of the red ball, then cut to a wide shot"
     assert shot_job(base, board, 0, None, True).mode == "generate"
+
+
+def test_eval_judges_storyboards_of_every_join(cli):
+    r = cli("eval", "--model", cli.model, "--prompts", "1", "--modes", "0", "--long-seconds", "0", "--storyboards",
+            "3", "--json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)["storyboard"]
+    assert row["storyboards"] == 3 and row["cuts"] + row["continue_joins"] >= 3
+    for key in ("cut_is_cut", "identity_across_cuts", "continue_seams_under_1.5", "camera"):
+        assert row[key] is None or 0.0 <= row[key] <= 1.0
+
+
+def test_identity_after_a_cut_is_judged_from_the_objects_shown():
+    from sora_cli.research.storyboard_eval import _same_objects
+    from sora_cli.research.world.camera import Camera
+    from sora_cli.research.world.render import render
+    from sora_cli.research.world.scene import Scene, Thing
+
+    ball = Thing("red", "circle", "large", "right", None, (0.3, 0.5))
+    shot = render(Scene("sand", (ball,), False, (True,), Camera("still", 0, cut_at=0.0, cut_to="close")),
+                  112, 64, 24).numpy()
+    assert _same_objects(shot, [ball])
+    assert not _same_objects(shot, [Thing("blue", "circle", "large", "right", None, (0.3, 0.5))])
+    assert not _same_objects(shot, [Thing("red", "square", "large", "right", None, (0.3, 0.5))])

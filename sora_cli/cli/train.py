@@ -91,6 +91,9 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
              prompts: Annotated[int, typer.Option(help="Held-out prompts, each at preview and full size.", min=1)] = 20,
              modes: Annotated[int, typer.Option(help="Clips for each of animate, extend, loop and v2v (0: skip).", min=0)] = 4,
              long_seconds: Annotated[float, typer.Option(help="Length of the chained drift test (0: skip).", min=0.0)] = 60.0,
+             storyboards: Annotated[int, typer.Option(
+                 help="Storyboards of 2-4 shots: cuts, identity across them, continue seams, camera (0: skip).",
+                 min=0)] = 0,
              seed: Annotated[int, typer.Option(help="Picks the prompts and the sampling seeds.")] = 0,
              device: o.Device = "auto",
              dtype: o.Dtype = "auto",
@@ -114,9 +117,13 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
             raise BadInput(f"--guidance-interval {guidance_interval[0]} {guidance_interval[1]}: LO must not exceed HI")
         dev = resolve_device(device)
         loaded = load_model(model, dev, resolve_dtype(dtype, dev))
+        log = lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None  # noqa: E731
         report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
-                          guidance_interval=guidance_interval,
-                          log=lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None)
+                          guidance_interval=guidance_interval, log=log)
+        if storyboards:
+            from sora_cli.research.storyboard_eval import storyboard_eval
+
+            report["storyboard"] = storyboard_eval(loaded, storyboards, seed, log)
         if json:
             typer.echo(report_json(report))
             return

@@ -1,0 +1,100 @@
+"""Evaluating storyboards: shots of one world scene joined by continue or cut, judged from pixels.
+
+Each storyboard is 2-4 shots of 1 s of one random scene: the first shot's prompt is the
+scene's caption; a `continue` shot repeats it, sometimes with a camera move; a `cut` shot
+goes to a close-up of one object or a wide shot. Judged (research/world/camera_checker.py):
+a cut is a cut (one cut, at the join), identity across cuts (the objects after it have the
+colours and shapes of the scene), a continue join's change over the clip's typical one, and
+the camera move a continue shot asked for.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+
+from sora_cli.engine import Engine
+from sora_cli.jobs import Job
+from sora_cli.models.interface import LoadedModel
+from sora_cli.presets import get_preset
+from sora_cli.research.evaluation import PRESETS, seam_ratio
+from sora_cli.research.world import camera_checker, checker
+from sora_cli.research.world.captions import caption
+from sora_cli.research.world.scene import random_scene
+from sora_cli.research.world.vocab import CAMERA_PHRASES, OBJECT_COLOURS
+from sora_cli.storyboard import Shot, Storyboard, render_storyboard
+
+SHOT_SECONDS = 1.0
+MOVES = ("pan left", "pan right", "zoom in", "zoom out")
+SEAM_TARGET = 1.5  # a continue join's change, over the clip's typical frame change
+
+
+def storyboard_eval(model: LoadedModel, count: int, seed: int = 0, log: Callable[[str], None] = lambda m: None) -> dict:
+    engine = Engine(model)
+    rng = random.Random(seed + 2)
+    cut_ok, identity, seams, camera = [], [], [], []
+    for k in range(count):
+        scene = random_scene(rng, two_objects=0.3, bw=0.0)
+        shots, asked = [Shot(caption(scene, rng), SHOT_SECONDS, "cut")], [None]
+        for _ in range(rng.randint(1, 3)):
+            if rng.random() < 0.5:
+                target = rng.randrange(len(scene.things))
+                thing = scene.things[target]
+                close = rng.random() < 0.5
+                prompt = f"a close-up of the {thing.colour} {thing.shape}" if close else "a wide shot"
+                shots.append(Shot(prompt, SHOT_SECONDS, "cut"))
+                asked.append(("cut", [target] if close else list(range(len(scene.things)))))
+            else:
+                move = rng.choice(MOVES + (None,))
+                prompt = caption(scene, rng)
+                if move:
+                    prompt = f"{prompt}, as {rng.choice(CAMERA_PHRASES[move])[0]}"
+                shots.append(Shot(prompt, SHOT_SECONDS, "continue"))
+                asked.append(("continue", move))
+        size = get_preset(rng.choice(PRESETS))
+        base = Job(mode="generate", prompt=shots[0].prompt, seed=seed + 100 * k, model="", width=size.width,
+                   height=size.height, fps=24.0, frames=1)
+        parts = [new.numpy() for _, _, new in render_storyboard(Storyboard(tuple(shots), {}), base, model, engine)]
+        whole = np.concatenate(parts)
+        starts = np.cumsum([0] + [len(p) for p in parts])
+        for j, what in enumerate(asked[1:], 1):
+            b = int(starts[j])
+            if what[0] == "continue":
+                seams.append(seam_ratio(whole, b))
+                if what[1]:
+                    camera.append(_camera_is(parts[j], what[1]))
+                continue
+            window = whole[max(0, b - 12):b + 12]
+            cut_ok.append(camera_checker.cuts(window) == [b - max(0, b - 12)])
+            identity.append(_same_objects(parts[j], [scene.things[i] for i in what[1]]))
+        log(f"storyboard {k + 1}/{count}: {len(shots)} shots")
+    return {"storyboards": count, "cuts": len(cut_ok), "cut_is_cut": _mean(cut_ok),
+            "identity_across_cuts": _mean(identity), "continue_joins": len(seams),
+            "continue_seam_over_typical": _mean(seams),
+            f"continue_seams_under_{SEAM_TARGET:g}": _mean([s <= SEAM_TARGET for s in seams]),
+            "camera_moves": len(camera), "camera": _mean(camera)}
+
+
+def _camera_is(frames: np.ndarray, move: str) -> bool:
+    bw = checker.is_bw(frames)
+    name, _ = checker.background(frames, bw)
+    return camera_checker.camera_move(camera_checker.camera_path(frames, name, bw), None, min(frames.shape[1:3])) \
+        == move
+
+
+def _same_objects(frames: np.ndarray, things: list) -> bool:
+    """Every object the shot should show is there, with its colour and (where big enough to tell) its shape."""
+    bw = checker.is_bw(frames)
+    _, bg = checker.background(frames, bw)
+    for thing in things:
+        tr = checker.track(checker.object_mask(frames, bg, OBJECT_COLOURS[thing.colour], bw))
+        if tr is None or (tr.area.max() >= camera_checker.SMALLEST_SHAPE
+                          and checker.shape_of(tr.ratio) != thing.shape):
+            return False
+    return True
+
+
+def _mean(values: list) -> float | None:
+    return round(float(np.mean(values)), 3) if values else None
