@@ -5,6 +5,7 @@ working size scaled up 2x (nearest), so what the model drew is what you see.
 
     python docs/strip.py --out docs/examples.png                       # the README's prompts, 5 seeds
     python docs/strip.py --model runs/x/snapshots/min030.0 --seeds 2 --prompts "a red ball bounces on the left"
+    python docs/strip.py --storyboard docs/story.yaml --out docs/story.png  # a row per shot
 """
 
 from __future__ import annotations
@@ -48,6 +49,27 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
     return grid.repeat(2, axis=0).repeat(2, axis=1)
 
 
+def storyboard_strip(model: str, path: Path, columns: int, dtype: str) -> np.ndarray:
+    """A row per shot of the storyboard at `path`, rendered as `sora storyboard` renders it."""
+    from sora_cli.engine import Engine
+    from sora_cli.requests import Request
+    from sora_cli.runtime import resolve_dtype
+    from sora_cli.storyboard import render_storyboard
+    from sora_cli.storyboard_clip import storyboard_job
+    from sora_cli.weights import load_model
+
+    board, base, _ = storyboard_job(Request(storyboard=str(path), model=model, output="/tmp/unused-strip.mp4",
+                                            overwrite=True))
+    device = torch.device("cpu")
+    loaded = load_model(base.model, device, resolve_dtype(dtype, device))
+    rows = []
+    for _, _, frames in render_storyboard(board, base, loaded, Engine(loaded)):
+        picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
+        rows.append(np.concatenate([np.pad(frames[i].numpy(), ((2, 2), (2, 2), (0, 0)), constant_values=255)
+                                    for i in picks], axis=1))
+    return np.concatenate(rows, axis=0).repeat(2, axis=0).repeat(2, axis=1)
+
+
 def write_png(image: np.ndarray, path: Path) -> None:
     from sora_cli.video_io import ffmpeg
 
@@ -64,9 +86,14 @@ def main() -> None:
     ap.add_argument("--columns", type=int, default=6)
     ap.add_argument("--preset", default="16x9")
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--storyboard", type=Path, help="a row per shot of this storyboard instead of the prompts")
     ap.add_argument("--out", type=Path, default=Path("docs/examples.png"))
     args = ap.parse_args()
-    write_png(strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype), args.out)
+    if args.storyboard:
+        image = storyboard_strip(args.model, args.storyboard, args.columns, args.dtype)
+    else:
+        image = strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype)
+    write_png(image, args.out)
     print(args.out)
 
 
