@@ -118,3 +118,17 @@ def test_scenes_without_a_camera_are_drawn_as_before():
     assert [random_scene(a) for _ in range(20)] == [random_scene(b, camera=0.0) for _ in range(20)]
     assert a.random() == b.random()
     assert all(s.camera is None for s in (random_scene(a) for _ in range(50)))
+
+
+def test_training_batches_take_camera_scenes_with_cuts_in_their_window():
+    from sora_cli.research.training.data import WorldMix, captions_for, clip_batch
+    from sora_cli.research.training.recipes import recipe
+
+    spec, settings = recipe("pixel-dit-camera")
+    assert settings["world"].camera > 0 and "cut" in spec.trained_for
+    batch = clip_batch(random.Random(0), spec, 8, 9, (64, 48), max_offset=3.0, world=WorldMix(camera=1.0, cut=1.0))
+    assert all(s.camera is not None and s.camera.cut_at is not None for s in batch.scenes)
+    assert batch.starts == [0.0] * 8  # a cut stays where its caption puts it
+    assert all("cut" in text for text in captions_for(batch.scenes, random.Random(1), 0.0))
+    plain = clip_batch(random.Random(0), spec, 8, 9, (64, 48))
+    assert all(s.camera is None for s in plain.scenes)

@@ -48,10 +48,21 @@ def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
     return sizes
 
 
-def training_scenes(rng: random.Random, count: int) -> list[Scene]:
+@dataclass(frozen=True)
+class WorldMix:
+    """What share of training scenes have two objects, are in black and white, have a camera
+    (of which `cut` have one cut): the arguments of scene.random_scene."""
+
+    two_objects: float = 0.3
+    bw: float = 0.1
+    camera: float = 0.0
+    cut: float = 0.0
+
+
+def training_scenes(rng: random.Random, count: int, world: WorldMix = WorldMix()) -> list[Scene]:
     scenes = []
     while len(scenes) < count:
-        scene = random_scene(rng)
+        scene = random_scene(rng, world.two_objects, world.bw, world.camera, world.cut)
         if not is_held_out(scene):
             scenes.append(scene)
     return scenes
@@ -86,8 +97,8 @@ def latent_grid(mask: Tensor, temporal: int, spatial: int) -> Tensor:
 
 
 def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, size: tuple[int, int],
-               max_offset: float = 0.0) -> Batch:
-    scenes = training_scenes(rng, batch)
+               max_offset: float = 0.0, world: WorldMix = WorldMix()) -> Batch:
+    scenes = training_scenes(rng, batch, world)
     w, h = size
     videos, conds, spans, starts = [], [], [], []
     latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
@@ -95,6 +106,8 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
         # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
         t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
+        if scene.camera is not None and scene.camera.cut_at is not None:
+            t0 = 0.0  # the cut happens in the window, where its caption says
         videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))

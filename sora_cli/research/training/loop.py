@@ -27,6 +27,7 @@ from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.research.training import checkpoint
 from sora_cli.research.training.data import (
     LAYOUT_FEATURES,
+    WorldMix,
     captions_for,
     clip_batch,
     foreground,
@@ -91,6 +92,8 @@ class TrainConfig:
     # out/snapshots/ (for learning curves); 0: never.
     snapshot_minutes: float = 0.0
     warmup_steps: int = 200
+    # The world's mix of scenes; a camera share trains pans, zooms, follows and cuts (docs/world.md).
+    world: WorldMix = WorldMix()
 
 
 def make_clock(kind: str) -> Callable[[], float]:
@@ -143,14 +146,14 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
 
 
 def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
-                 scale: int = 1, layout: bool = False) -> Encoded:
+                 scale: int = 1, layout: bool = False, world: WorldMix = WorldMix()) -> Encoded:
     """Render a DiT batch with random conditioning and encode it; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
     preview = size[0] * size[1] < spec.max_area / 2
     frames = 1 if image else spec.window_frames
     count = scale * ((24 if preview else 12) if image else (6 if preview else 3))
-    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0)
+    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0, world=world)
     tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
     with torch.no_grad():
         video = batch.video.to(device)
@@ -235,7 +238,8 @@ def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: Wo
     if pool is not None and pool.reuse_now(rng):
         batch = pool.draw(rng)
     else:
-        batch = encode_batch(net, rng, cfg.spec, torch.device(device), sizes, cfg.batch_scale, layout=head is not None)
+        batch = encode_batch(net, rng, cfg.spec, torch.device(device), sizes, cfg.batch_scale, layout=head is not None,
+                             world=cfg.world)
         if pool is not None:
             pool.add(batch)
     return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sora_cli.research.training.data import WorldMix
 from sora_cli.specs import SORA_MINI, DiTSpec, ModelSpec, TextSpec, VAESpec
 
 # Raw pixels, 8x8 pixels x 4 frames a latent cell and 2x2 cells a token: a token is a
@@ -54,6 +55,13 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     "pixel-dit-shifted": (replace(PIXEL_DIT, shift=12.0),
                           dict(vae_minutes=0.0, batch_scale=4, time_mean=2.5, time_std=1.0, ema=0.995,
                                warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
+    # pixel-dit-shifted on the world with a camera (docs/world.md, "Camera and cuts"): a fifth of the
+    # scenes pan, zoom or follow, and half of those cut once instead, so storyboards' cuts can keep
+    # their objects (issue 22). For after the bake-off has a design that shows single shots.
+    "pixel-dit-camera": (replace(PIXEL_DIT, shift=12.0, trained_for=("generate", "animate", "extend", "loop", "cut")),
+                         dict(vae_minutes=0.0, batch_scale=4, time_mean=2.5, time_std=1.0, ema=0.995,
+                              warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5,
+                              world=WorldMix(camera=0.2, cut=0.5))),
 }
 
 
