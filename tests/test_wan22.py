@@ -22,6 +22,7 @@ from diffusers import (
     WanImageToVideoPipeline,
     WanTransformer3DModel,
 )
+from test_wan import T5, _perturb, _write_pipeline_files
 from transformers import UMT5Config as RefUMT5Config
 from transformers import UMT5EncoderModel
 
@@ -35,23 +36,11 @@ VAE = dict(base_dim=8, decoder_base_dim=12, z_dim=6, dim_mult=[1, 2, 4, 4], num_
            temperal_downsample=[False, True, True], is_residual=True, patch_size=2, in_channels=12, out_channels=12,
            scale_factor_spatial=16, latents_mean=[0.1, -0.2, 0.3, 0.0, 0.05, -0.1],
            latents_std=[1.5, 0.5, 2.0, 1.0, 0.8, 1.2])
-T5 = dict(vocab_size=64, d_model=16, d_kv=4, d_ff=24, num_layers=2, num_heads=4, relative_attention_num_buckets=32,
-          relative_attention_max_distance=128, feed_forward_proj="gated-gelu")
 SHIFT = 5.0
-
-
-def _perturb(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
-    return module.eval()
 
 
 @pytest.fixture(scope="module")
 def wan22(tmp_path_factory):
-    from test_wan import _write_pipeline_files
-
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("wan22")
     ref = {"transformer": _perturb(WanTransformer3DModel(**DIT), 11), "vae": _perturb(AutoencoderKLWan(**VAE), 12)}
