@@ -160,7 +160,9 @@ def against_diffusers(layers: int, reps: int) -> None:
         name = str(dtype).removeprefix("torch.")
         ours, ref, (cfg, x, t, text) = transformer_pair(layers, dtype)
         with torch.device("meta"), torch.no_grad(), FlopCounterMode(display=False) as counter:
-            WanTransformer(cfg)(x.to("meta"), t.to("meta"), text.to("meta"))
+            # counted in float32 (the count does not depend on the dtype; a bf16 input into the
+            # float32 meta net would not run)
+            WanTransformer(cfg)(x.to("meta", torch.float32), t.to("meta"), text.to("meta", torch.float32))
         flops = counter.get_total_flops()
         o_s, r_s = side_by_side(ours, ref, reps)
         o_mb, r_mb = peak_mb(ours), peak_mb(ref)

@@ -73,12 +73,14 @@ class Attention(nn.Module):
 
 def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """RoPE on interleaved pairs (x0, x1), (x2, x3), ... of (B, N, heads, d) with (N, 1, d/2) angles' cos and sin."""
-    a, b = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+    a, b = x.unflatten(-1, (-1, 2)).unbind(-1)
     # Written into the pairs' slots of one output: stacking them cost a copy of q and k per layer.
-    out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    # The products are float32 (cos and sin are); the output keeps x's dtype, as the reference's
+    # does: a float32 copy of x and a float32 output cost bf16 steps 6 MB more at 560 tokens.
+    out = torch.empty_like(x)
     out[..., 0::2] = a * cos - b * sin
     out[..., 1::2] = a * sin + b * cos
-    return out.type_as(x)
+    return out
 
 
 class GeluProj(nn.Module):
