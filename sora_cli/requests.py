@@ -51,7 +51,7 @@ class Request:
 
     @property
     def title(self) -> str:
-        return f"{self.storyboard}" if self.storyboard else self.prompt
+        return self.storyboard or self.prompt
 
 
 REQUEST_KEYS = {f.name for f in fields(Request)}

@@ -29,20 +29,20 @@ DEFAULT_MODEL = Request().model
 
 
 def storyboard_job(request: Request, folder_to_be_made: Path | None = None) -> tuple[Storyboard, Job, Output]:
-    """The board of `request.storyboard`, the job every shot shares (its first shot's), and the output.
+    """The board of `request.storyboard`, the job every shot shares (its first shot's), and the
+    request's output (the command line and batch plans always name one).
 
     The request's settings win over the file's; its model wins unless it is the default.
     """
     path = Path(request.storyboard)
-    if request.prompt or request.kind != "storyboard" or request.mode != "generate":
+    if request.prompt or request.mode != "generate":
         raise BadInput("a storyboard takes its prompts and modes from its file: give it no prompt or mode")
     board = read_storyboard(path)
     settings = {k: board.settings[k] for k in SETTINGS if k in board.settings}
     settings |= {k: getattr(request, k) for k in SETTINGS if getattr(request, k) is not None}
     model = board.settings.get("model", DEFAULT_MODEL) if request.model == DEFAULT_MODEL else request.model
-    output = request.output or f"{path.stem}{'-preview' if request.preview else ''}.mp4"
     base, out = build_job(replace(Request(), mode="generate", prompt=board.shots[0].prompt, frames=1,
-                                  preview=request.preview, output=output, overwrite=request.overwrite,
+                                  preview=request.preview, output=request.output, overwrite=request.overwrite,
                                   model=str(model), **settings), folder_to_be_made=folder_to_be_made)
     return board, base, out
 

@@ -88,12 +88,8 @@ def _same_objects(frames: np.ndarray, things: list) -> bool:
     """Every object the shot should show is there, with its colour and (where big enough to tell) its shape."""
     bw = checker.is_bw(frames)
     _, bg = checker.background(frames, bw)
-    for thing in things:
-        tr = checker.track(checker.object_mask(frames, bg, OBJECT_COLOURS[thing.colour], bw))
-        if tr is None or (tr.area.max() >= camera_checker.SMALLEST_SHAPE
-                          and checker.shape_of(tr.ratio) != thing.shape):
-            return False
-    return True
+    return all(camera_checker.is_the_same(checker.track(checker.object_mask(frames, bg, OBJECT_COLOURS[t.colour], bw)),
+                                          t) for t in things)
 
 
 def _mean(values: list) -> float | None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sora_cli.research.world import checker
 from sora_cli.research.world.camera import MARK_SPACING, mark_colour
-from sora_cli.research.world.scene import Scene
+from sora_cli.research.world.scene import Scene, Thing
 from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS, luma
 
 # Frame-to-frame zooms and shifts tried: zooms of up to 5%, and shifts of up to 0.45 of the marks'
@@ -214,7 +214,7 @@ def _after_cut(before: np.ndarray, after: np.ndarray, scene: Scene, bg: np.ndarr
         colour = OBJECT_COLOURS[thing.colour]
         old = checker.track(checker.object_mask(before, bg, colour, bw))
         new = checker.track(checker.object_mask(after, bg, colour, bw))
-        identity &= new is not None and (new.area.max() < SMALLEST_SHAPE or checker.shape_of(new.ratio) == thing.shape)
+        identity &= is_the_same(new, thing)
         if old is None or new is None:
             framing = kept = False
             continue
@@ -222,6 +222,12 @@ def _after_cut(before: np.ndarray, after: np.ndarray, scene: Scene, bg: np.ndarr
         framing &= ratio >= 2.5 if camera.cut_to == "close" else ratio <= 0.6
         kept &= _same_motion(old, in_first_frame(new, path), s)
     return {"identity": bool(identity), "framing": bool(framing), "motion_kept": bool(kept)}
+
+
+def is_the_same(tr: checker.Track | None, thing: Thing) -> bool:
+    """A track (of the thing's colour) after a cut is the thing: found, and of its shape where it
+    is big enough for a shape to be told."""
+    return tr is not None and (tr.area.max() < SMALLEST_SHAPE or checker.shape_of(tr.ratio) == thing.shape)
 
 
 def _same_motion(old: checker.Track, new: checker.Track, s: float, frames: int = 6) -> bool:
