@@ -131,10 +131,17 @@ class Block(nn.Module):
             shift, scale, gate, c_shift, c_scale, c_gate = (m[:, None] for m in
                                                             (shift, scale, gate, c_shift, c_scale, c_gate))
         h = (self.norm1(x.float()) * (1 + scale) + shift).type_as(x)
-        x = (x.float() + self.attn1(h, rope=rope) * gate).type_as(x)
+        x = add_in_float(x, self.attn1(h, rope=rope) * gate)
         x = x + self.attn2(self.norm2(x.float()).type_as(x), ctx)
         h = (self.norm3(x.float()) * (1 + c_scale) + c_shift).type_as(x)
-        return (x.float() + self.ffn(h).float() * c_gate).type_as(x)
+        return add_in_float(x, self.ffn(h).float() * c_gate)
+
+
+def add_in_float(x: Tensor, branch: Tensor) -> Tensor:
+    """x + branch in float32, in x's dtype. A function so that the branch runs before x's float32
+    copy exists and neither outlives the add: inline, `x.float() + ffn(h)` kept a 6.6 MB copy alive
+    through the FFN (bf16, 560 tokens), the step's peak."""
+    return (x.float() + branch).type_as(x)
 
 
 class WanTransformer(nn.Module):
