@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 @dataclass(frozen=True)
 class VAESpec:
     # "conv": a learned causal 3D autoencoder; "pixels": raw pixels, space- and time-to-depth
-    # (models/mini/pixels.py), exact and parameter-free: latent_channels = 3 * tf * sf * sf.
+    # (models/mini/pixels.py), exact and parameter-free: latent_channels = 3 * tf * sf * sf;
+    # "linear": those pixel cells projected on their first latent_channels principal
+    # components, fitted to the world's clips (models/mini/linear_latents.py).
     kind: str = "conv"
     latent_channels: int = 8
     base_channels: int = 32
@@ -36,11 +38,18 @@ class VAESpec:
         return 2 ** sum(self.temporal_down)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("conv", "pixels"):
-            raise ValueError(f"unknown autoencoder kind '{self.kind}' (use conv or pixels)")
-        cells = 3 * self.temporal_factor * self.spatial_factor**2
-        if self.kind == "pixels" and self.latent_channels != cells:
-            raise ValueError(f"pixel latents of this geometry have {cells} channels, not {self.latent_channels}")
+        if self.kind not in ("conv", "pixels", "linear"):
+            raise ValueError(f"unknown autoencoder kind '{self.kind}' (use conv, pixels or linear)")
+        if self.kind == "pixels" and self.latent_channels != self.cell_values:
+            raise ValueError(f"pixel latents of this geometry have {self.cell_values} channels, "
+                             f"not {self.latent_channels}")
+        if self.kind == "linear" and not 0 < self.latent_channels <= self.cell_values:
+            raise ValueError(f"linear latents take 1..{self.cell_values} components, not {self.latent_channels}")
+
+    @property
+    def cell_values(self) -> int:
+        """Pixel values in one latent cell (3 colours x tf frames x sf x sf)."""
+        return 3 * self.temporal_factor * self.spatial_factor**2
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,20 @@ from sora_cli.models.interface import NormalisedLatents
 from sora_cli.specs import VAESpec
 
 
+def to_cells(video: Tensor, tf: int, sf: int) -> Tensor:
+    """(B, 3, 1 + k*tf, H, W) -> (B, 3*tf*sf*sf, 1 + k, H/sf, W/sf): every cell's pixels as channels."""
+    first = repeat(video[:, :, :1], "b c 1 h w -> b c r h w", r=tf)
+    grouped = torch.cat([first, video[:, :, 1:]], dim=2)
+    return rearrange(grouped, "b c (t r) (h p) (w q) -> b (c r p q) t h w", r=tf, p=sf, q=sf)
+
+
+def from_cells(z: Tensor, tf: int, sf: int) -> Tensor:
+    """The inverse of to_cells; latent frame 0's tf copies are averaged back into one frame."""
+    video = rearrange(z, "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=tf, p=sf, q=sf)
+    first = video[:, :, :tf].mean(dim=2, keepdim=True)
+    return torch.cat([first, video[:, :, tf:]], dim=2)
+
+
 class PixelLatents(NormalisedLatents):
     def __init__(self, spec: VAESpec):
         super().__init__()
@@ -31,15 +45,8 @@ class PixelLatents(NormalisedLatents):
     def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, T, H, W) -> (B, 3*tf*sf*sf, 1 + (T-1)/tf, H/sf, W/sf), and zero log-variance."""
         self.latent_frames(video.shape[2])
-        tf = self.temporal_factor
-        first = repeat(video[:, :, :1], "b c 1 h w -> b c r h w", r=tf)
-        grouped = torch.cat([first, video[:, :, 1:]], dim=2)
-        z = rearrange(grouped, "b c (t r) (h p) (w q) -> b (c r p q) t h w", r=tf, p=self.sf, q=self.sf)
+        z = to_cells(video, self.temporal_factor, self.sf)
         return z, torch.zeros_like(z)
 
     def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
-        tf = self.temporal_factor
-        video = rearrange(z, "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=tf, p=self.sf, q=self.sf)
-        # latent frame 0 stands for one frame: its tf copies are averaged back into it
-        first = video[:, :, :tf].mean(dim=2, keepdim=True)
-        return torch.cat([first, video[:, :, tf:]], dim=2).clamp(-1.0, 1.0)
+        return from_cells(z, self.temporal_factor, self.sf).clamp(-1.0, 1.0)

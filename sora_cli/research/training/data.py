@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
 from sora_cli.frames import to_model
+from sora_cli.models.mini.pixels import to_cells
 from sora_cli.presets import working_size
 from sora_cli.research.world.captions import caption, is_held_out
 from sora_cli.research.world.render import coverage, render
@@ -113,6 +115,17 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
         starts.append(t0)
     return Batch(torch.stack(videos), scenes, conds, spans, starts)
+
+
+def pixel_cells(rng: random.Random, spec: ModelSpec, clips: int, world: WorldMix = WorldMix()) -> Tensor:
+    """(N, cell_values): the latent cells' pixels of `clips` full windows at each working size,
+    what a linear autoencoder is fitted to."""
+    out = []
+    for size in working_sizes(spec):
+        batch = clip_batch(rng, spec, clips, spec.window_frames, size, max_offset=3.0, world=world)
+        cells = to_cells(batch.video, spec.vae.temporal_factor, spec.vae.spatial_factor)
+        out.append(rearrange(cells, "b c t h w -> (b t h w) c"))
+    return torch.cat(out)
 
 
 # What a layout target says of each object it covers: colour, shape, size and motion, one-hot;

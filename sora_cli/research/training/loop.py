@@ -33,6 +33,7 @@ from sora_cli.research.training.data import (
     foreground,
     latent_grid,
     layout_targets,
+    pixel_cells,
     working_sizes,
 )
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
@@ -52,6 +53,8 @@ DROP_TEXT = 0.1
 # frames, v2's round trip drifted further into a window (object colours 37 off at frame 0, 75 by
 # frame 12, over 12 held-out clips).
 VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
+# Clips at each working size that a linear autoencoder is fitted to (14 sizes: ~160k cells at 8x8x4).
+LATENT_FIT_CLIPS = 8
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,8 @@ class Trainer:
             self.state.update(vae_seconds=cfg.vae_minutes * 60, stats=True)
             grown = f" (new layers: {', '.join(module_names(new))})" if new else ""
             self.log(f"starting from weights in {cfg.init_from}{grown}")
+        elif hasattr(self.net.vae, "fit"):
+            self._fit_latents()
         self.log(f"bf16 autocast: {self.bf16}; clock: {cfg.clock}; {torch.get_num_threads()} threads")
 
     def run(self) -> Path:
@@ -335,6 +340,13 @@ class Trainer:
             group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
         state["stats"] = False  # the latents move: measure their statistics again
         return vae_step(self.net, self.optims["vae"], self.rng, cfg.spec, self.device, cfg.batch_scale)
+
+    def _fit_latents(self) -> None:
+        """A linear autoencoder is fitted to the world's clips once, before the first step."""
+        cells = pixel_cells(random.Random(self.cfg.seed), self.cfg.spec, LATENT_FIT_CLIPS, self.cfg.world)
+        kept = self.net.vae.fit(cells)
+        self.ema.load_state_dict(self.net.state_dict())
+        self.log(f"linear latents fitted to {len(cells)} cells: {kept:.4%} of their variance kept")
 
     def _measure_stats(self) -> None:
         measure_latent_stats(self.net, self.cfg.spec, self.rng, self.device)

@@ -33,6 +33,11 @@ PIXEL_DIT = ModelSpec(
     shift=3.0,
 )
 
+# Pixel cells of the same geometry (8x8 pixels x 4 frames) projected on their first 32 principal
+# components (models/mini/linear_latents.py): a token is 2x2 cells, 128 values instead of 3,072.
+LINEAR = VAESpec(kind="linear", latent_channels=32, channel_mults=(1, 1, 1, 1), temporal_down=(False, True, True))
+LINEAR_DIT = replace(PIXEL_DIT, vae=LINEAR)
+
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # Today's design (v1-v10): a learned causal VAE, then a latent DiT predicting velocity.
@@ -69,6 +74,15 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
                          dict(vae_minutes=0.0, batch_scale=4, time_mean=2.5, time_std=1.0, ema=0.995,
                               warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5,
                               world=WorldMix(camera=0.2, cut=0.5))),
+    # The pixel DiT on linear latents: the round trip keeps 0.95 of what the checker finds in the
+    # world's clips, and a token's 128 unit-variance values carry about what a latent token does, so
+    # times and shift are a latent model's (logit-normal a little toward noise, median t 0.62; shift 3).
+    "linear-dit": (LINEAR_DIT, dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
+                                    warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
+    # The same predicting the velocity, as sora-mini v1-v10's latent DiT did.
+    "linear-dit-velocity": (replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity")),
+                            dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
+                                 warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
 }
 
 

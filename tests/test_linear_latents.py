@@ -1,0 +1,101 @@
+"""Linear latents: pixel cells on the world's principal components, fitted before training."""
+
+import random
+
+import pytest
+import torch
+from conftest import WORDS, Cli, make_video, moving_square
+
+from sora_cli.frames import to_model
+from sora_cli.models.mini.folder import save_model
+from sora_cli.models.mini.linear_latents import LinearLatents
+from sora_cli.models.mini.tokenizer import WordTokenizer
+from sora_cli.research.training.data import pixel_cells
+from sora_cli.research.world.render import render
+from sora_cli.research.world.scene import random_scene
+from sora_cli.specs import DiTSpec, ModelSpec, TextSpec, VAESpec
+
+# 4x4 pixels x 4 frames a cell (192 values), 24 components.
+LINEAR = VAESpec(kind="linear", latent_channels=24, channel_mults=(1, 1, 1))
+TINY_LINEAR = ModelSpec(
+    name="tiny-linear", vae=LINEAR,
+    dit=DiTSpec(dim=32, depth=2, heads=2, predicts="clean", pooled_text=True, frame_positions=True),
+    text=TextSpec(vocab_size=256, dim=32, depth=1, heads=2, max_tokens=40),
+    window_frames=17, context_frames=5, max_area=64 * 48, steps=3, preview_steps=2,
+)
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(4.0 / ((a - b) ** 2).mean()))  # values in [-1, 1]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[LinearLatents, float]:
+    latents = LinearLatents(LINEAR)
+    kept = latents.fit(pixel_cells(random.Random(0), TINY_LINEAR, 2))
+    return latents, kept
+
+
+def test_a_fitted_basis_round_trips_unseen_world_clips_where_an_unfitted_one_cannot(fitted):
+    latents, kept = fitted
+    assert kept > 0.99
+    basis = latents.basis.double()
+    assert torch.allclose(basis @ basis.T, torch.eye(24, dtype=torch.float64), atol=1e-6)
+    rng = random.Random(7)  # scenes the fit never saw
+    video = torch.stack([to_model(render(random_scene(rng, 0.5), 64, 48, 17)).transpose(0, 1) for _ in range(4)])
+    z = latents.encode(video)
+    assert z.shape == (4, 24, 5, 12, 16)
+    # Unit-variance latents for the DiT, whatever the components' own scales.
+    assert 0.5 < float(z.std()) < 2.0
+    assert _psnr(latents.decode(z), video) > 30
+    assert _psnr(LinearLatents(LINEAR).decode(LinearLatents(LINEAR).encode(video)), video) < 15
+
+
+def test_a_linear_spec_takes_at_most_a_cells_values():
+    with pytest.raises(ValueError, match="components"):
+        VAESpec(kind="linear", latent_channels=193, channel_mults=(1, 1, 1))
+    with pytest.raises(ValueError, match="components"):
+        VAESpec(kind="linear", latent_channels=0, channel_mults=(1, 1, 1))
+
+
+def test_training_from_scratch_fits_the_basis_and_the_model_folder_carries_it(tmp_path):
+    from sora_cli.research.training.loop import TrainConfig, Trainer
+    from sora_cli.weights import load_model
+
+    logs: list[str] = []
+    trainer = Trainer(TrainConfig(TINY_LINEAR, tmp_path / "run", 1, 0), logs.append)
+    trainer.start()  # no checkpoint and no weights to start from: the fit, and no training step
+    assert any("linear latents fitted" in line for line in logs)
+    vae = trainer.ema.vae
+    assert torch.equal(vae.basis, trainer.net.vae.basis) and not torch.equal(vae.basis, torch.eye(24, 192))
+    save_model(trainer.ema, TINY_LINEAR, WordTokenizer(WORDS), tmp_path / "model", torch.float32)
+    loaded = load_model(str(tmp_path / "model"), torch.device("cpu"), torch.float32).net.vae
+    for name in ("basis", "centre", "latent_std"):
+        assert torch.equal(getattr(loaded, name), getattr(vae, name)), name
+
+
+def test_every_mode_runs_a_linear_model(fitted, tmp_path, monkeypatch):
+    from sora_cli.models.mini.network import VideoModel
+
+    torch.manual_seed(0)
+    net = VideoModel(TINY_LINEAR)
+    net.vae.load_state_dict(fitted[0].state_dict())
+    for name, p in net.dit.named_parameters():
+        if "ada" in name or "proj_out" in name or "cross.o" in name:
+            torch.nn.init.normal_(p, std=0.05)
+    folder = tmp_path / "tiny-linear"
+    save_model(net, TINY_LINEAR, WordTokenizer(WORDS), folder)
+    monkeypatch.chdir(tmp_path)
+    cli = Cli(folder, tmp_path)
+    make_video(tmp_path / "still.png", moving_square(1))
+    make_video(tmp_path / "clip.mp4", moving_square(9))
+    size = ["--width", "128", "--height", "72"]
+    for args in (["generate", "a red ball", *size, "--frames", "9", "-o", "g.mp4"],
+                 ["animate", "still.png", "a red ball", *size, "--frames", "9", "-o", "a.mp4"],
+                 ["extend", "clip.mp4", "on", "--seconds", "0.25", "-o", "e.mp4"],
+                 ["loop", "a ball", *size, "--frames", "9", "-o", "l.mp4"],
+                 ["v2v", "clip.mp4", "a blue box", "-o", "v.mp4"],
+                 ["generate", "a red ball", *size, "--frames", "9", "--preview", "-o", "p.mp4"]):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.output)
+        assert (tmp_path / args[args.index("-o") + 1]).stat().st_size > 0
