@@ -74,12 +74,13 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
                          dict(vae_minutes=0.0, batch_scale=4, time_mean=2.5, time_std=1.0, ema=0.995,
                               warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5,
                               world=WorldMix(camera=0.2, cut=0.5))),
-    # The pixel DiT on linear latents: the round trip keeps 0.95 of what the checker finds in the
+    # The pixel DiT on linear latents: the round trip keeps 0.93 of what the checker finds in the
     # world's clips, and a token's 128 unit-variance values carry about what a latent token does, so
     # times and shift are a latent model's (logit-normal a little toward noise, median t 0.62; shift 3).
     "linear-dit": (LINEAR_DIT, dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
                                     warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
-    # The same predicting the velocity, as sora-mini v1-v10's latent DiT did.
+    # The same predicting the velocity, as sora-mini v1-v10's latent DiT did: the bake-off's best (0.422 full at 30
+    # budget minutes against linear-dit's 0.333; 0.476 / 0.395 at 60, docs/sora-mini-bakeoff.md).
     "linear-dit-velocity": (replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity")),
                             dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
                                  warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
