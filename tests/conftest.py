@@ -74,6 +74,24 @@ class Cli:
         return self.runner.invoke(app, argv, input=input, catch_exceptions=False)
 
 
+def run_every_mode(model: Path, cwd: Path) -> None:
+    """generate, animate (of still.png, written here), extend, loop, v2v and a bf16 preview with `model`,
+    in `cwd`: each exits 0 and writes its clip (g, a, e, l, v, p.mp4)."""
+    cli = Cli(model, cwd)
+    make_video(cwd / "still.png", moving_square(1))
+    make_video(cwd / "clip.mp4", moving_square(9))
+    size = ["--width", "128", "--height", "72"]
+    for args in (["generate", "a red ball", *size, "--frames", "9", "-o", "g.mp4"],
+                 ["animate", "still.png", "a red ball", *size, "--frames", "9", "-o", "a.mp4"],
+                 ["extend", "clip.mp4", "on", "--seconds", "0.25", "-o", "e.mp4"],
+                 ["loop", "a ball", *size, "--frames", "9", "-o", "l.mp4"],
+                 ["v2v", "clip.mp4", "a blue box", "-o", "v.mp4"],
+                 ["generate", "a red ball", *size, "--frames", "9", "--preview", "--dtype", "bfloat16", "-o", "p.mp4"]):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.output)
+        assert (cwd / args[args.index("-o") + 1]).stat().st_size > 0
+
+
 @pytest.fixture()
 def cli(tiny, tmp_path, monkeypatch) -> Cli:
     monkeypatch.chdir(tmp_path)

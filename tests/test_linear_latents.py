@@ -4,7 +4,7 @@ import random
 
 import pytest
 import torch
-from conftest import WORDS, Cli, make_video, moving_square
+from conftest import WORDS, run_every_mode
 
 from sora_cli.frames import to_model
 from sora_cli.models.mini.folder import save_model
@@ -86,16 +86,4 @@ def test_every_mode_runs_a_linear_model(fitted, tmp_path, monkeypatch):
     folder = tmp_path / "tiny-linear"
     save_model(net, TINY_LINEAR, WordTokenizer(WORDS), folder)
     monkeypatch.chdir(tmp_path)
-    cli = Cli(folder, tmp_path)
-    make_video(tmp_path / "still.png", moving_square(1))
-    make_video(tmp_path / "clip.mp4", moving_square(9))
-    size = ["--width", "128", "--height", "72"]
-    for args in (["generate", "a red ball", *size, "--frames", "9", "-o", "g.mp4"],
-                 ["animate", "still.png", "a red ball", *size, "--frames", "9", "-o", "a.mp4"],
-                 ["extend", "clip.mp4", "on", "--seconds", "0.25", "-o", "e.mp4"],
-                 ["loop", "a ball", *size, "--frames", "9", "-o", "l.mp4"],
-                 ["v2v", "clip.mp4", "a blue box", "-o", "v.mp4"],
-                 ["generate", "a red ball", *size, "--frames", "9", "--preview", "-o", "p.mp4"]):
-        r = cli(*args)
-        assert r.exit_code == 0, (args, r.output)
-        assert (tmp_path / args[args.index("-o") + 1]).stat().st_size > 0
+    run_every_mode(folder, tmp_path)

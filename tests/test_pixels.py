@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import build_tiny, make_video, moving_square
+from conftest import build_tiny, run_every_mode
 
 from sora_cli.models.mini.dit import MIN_TIME, DiT
 from sora_cli.models.mini.network import VideoModel
@@ -141,21 +141,8 @@ def tiny_pixels(tmp_path_factory) -> Path:
 
 
 def test_every_mode_runs_a_pixel_model_and_animate_keeps_the_image(tiny_pixels, tmp_path, monkeypatch):
-    from conftest import Cli
-
     monkeypatch.chdir(tmp_path)
-    cli = Cli(tiny_pixels, tmp_path)
-    make_video(tmp_path / "still.png", moving_square(1))
-    make_video(tmp_path / "clip.mp4", moving_square(9))
-    size = ["--width", "128", "--height", "72"]
-    for args in (["generate", "a red ball", *size, "--frames", "9", "-o", "g.mp4"],
-                 ["animate", "still.png", "a red ball", *size, "--frames", "9", "-o", "a.mp4"],
-                 ["extend", "clip.mp4", "on", "--seconds", "0.25", "-o", "e.mp4"],
-                 ["loop", "a ball", *size, "--frames", "9", "-o", "l.mp4"],
-                 ["v2v", "clip.mp4", "a blue box", "-o", "v.mp4"],
-                 ["generate", "a red ball", *size, "--frames", "9", "--preview", "--dtype", "bfloat16", "-o", "p.mp4"]):
-        r = cli(*args)
-        assert r.exit_code == 0, (args, r.output)
+    run_every_mode(tiny_pixels, tmp_path)
     still = read_video(tmp_path / "still.png").frames[0].numpy().astype(float)
     first = read_video(tmp_path / "a.mp4").frames[0].numpy().astype(float)
     assert 10 * np.log10(255**2 / np.mean((still - first) ** 2)) > 30

@@ -15,23 +15,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sora_cli.models.interface import NormalisedLatents
-from sora_cli.models.mini.pixels import from_cells, to_cells
+from sora_cli.models.mini.pixels import PixelLatents
 from sora_cli.specs import VAESpec
 
 
-class LinearLatents(NormalisedLatents):
+class LinearLatents(PixelLatents):
+    """PixelLatents' cells, projected on `latent_channels` components (its latent_mean and
+    latent_std then hold the components' statistics)."""
+
     def __init__(self, spec: VAESpec):
-        super().__init__()
-        self.spec = spec
-        self.temporal_factor = spec.temporal_factor
-        self.sf = spec.spatial_factor
-        cells, k = spec.cell_values, spec.latent_channels
+        super().__init__(spec)
+        cells = spec.cell_values
         self.register_buffer("centre", torch.zeros(cells))
         # Orthonormal rows; the identity's first k rows until fitted, so a fresh model still round-trips something.
-        self.register_buffer("basis", torch.eye(k, cells))
-        self.register_buffer("latent_mean", torch.zeros(k))
-        self.register_buffer("latent_std", torch.ones(k))
+        self.register_buffer("basis", torch.eye(spec.latent_channels, cells))
 
     @torch.no_grad()
     def fit(self, cells: Tensor) -> float:
@@ -51,11 +48,10 @@ class LinearLatents(NormalisedLatents):
         return float((s[:k] ** 2).sum() / (s**2).sum())
 
     def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        self.latent_frames(video.shape[2])
-        cells = to_cells(video, self.temporal_factor, self.sf)
+        cells, _ = super().encode_moments(video)
         z = torch.einsum("bcthw,kc->bkthw", cells - self.centre.view(1, -1, 1, 1, 1).to(cells), self.basis.to(cells))
         return z, torch.zeros_like(z)
 
     def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
         cells = torch.einsum("bkthw,kc->bcthw", z, self.basis.to(z)) + self.centre.view(1, -1, 1, 1, 1).to(z)
-        return from_cells(cells, self.temporal_factor, self.sf).clamp(-1.0, 1.0)
+        return super().decode_raw(cells, chunk)

@@ -37,6 +37,9 @@ PIXEL_DIT = ModelSpec(
 # components (models/mini/linear_latents.py): a token is 2x2 cells, 128 values instead of 3,072.
 LINEAR = VAESpec(kind="linear", latent_channels=32, channel_mults=(1, 1, 1, 1), temporal_down=(False, True, True))
 LINEAR_DIT = replace(PIXEL_DIT, vae=LINEAR)
+# Batches of 12 full-size clips, each used twice (rendering is 40% of a step), and a layout head.
+LINEAR_SETTINGS = dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
+                       warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -77,13 +80,10 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # The pixel DiT on linear latents: the round trip keeps 0.93 of what the checker finds in the
     # world's clips, and a token's 128 unit-variance values carry about what a latent token does, so
     # times and shift are a latent model's (logit-normal a little toward noise, median t 0.62; shift 3).
-    "linear-dit": (LINEAR_DIT, dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
-                                    warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
+    "linear-dit": (LINEAR_DIT, LINEAR_SETTINGS),
     # The same predicting the velocity, as sora-mini v1-v10's latent DiT did: the bake-off's best (0.422 full at 30
     # budget minutes against linear-dit's 0.333; 0.476 / 0.395 at 60, docs/sora-mini-bakeoff.md).
-    "linear-dit-velocity": (replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity")),
-                            dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
-                                 warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
+    "linear-dit-velocity": (replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity")), LINEAR_SETTINGS),
 }
 
 
