@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ README_PROMPTS = [
 ]
 
 
-def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str, dtype: str) -> np.ndarray:
+def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str, dtype: str,
+          guidance: float | None = None, interval: tuple[float, float] | None = None) -> np.ndarray:
     from sora_cli.engine import Engine
     from sora_cli.plan import plan_clip
     from sora_cli.render import render
@@ -35,11 +37,14 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
 
     device = torch.device("cpu")
     loaded = load_model(model, device, resolve_dtype(dtype, device))
+    if interval is not None:
+        loaded = replace(loaded, spec=replace(loaded.spec, guidance_interval=interval))
     engine = Engine(loaded)
     rows = []
     for prompt in prompts:
         for seed in range(seeds):
             job, _ = build_job(Request(mode="generate", prompt=prompt, seed=seed, preset=preset, duration=2.0,
+                                       guidance=guidance,
                                        output="/tmp/unused-strip.mp4", model=model, overwrite=True))
             frames = torch.cat([s.frames for s in render(plan_clip(job, loaded), engine)]).numpy()
             picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
@@ -86,13 +91,17 @@ def main() -> None:
     ap.add_argument("--columns", type=int, default=6)
     ap.add_argument("--preset", default="16x9")
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    ap.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"),
+                    help="times t (1 = noise) at which guidance applies (default: the model's)")
     ap.add_argument("--storyboard", type=Path, help="a row per shot of this storyboard instead of the prompts")
     ap.add_argument("--out", type=Path, default=Path("docs/examples.png"))
     args = ap.parse_args()
     if args.storyboard:
         image = storyboard_strip(args.model, args.storyboard, args.columns, args.dtype)
     else:
-        image = strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype)
+        image = strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype, args.guidance,
+                      tuple(args.guidance_interval) if args.guidance_interval else None)
     write_png(image, args.out)
     print(args.out)
 

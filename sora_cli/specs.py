@@ -28,6 +28,10 @@ class VAESpec:
     res_blocks: int = 1
     # Pixels folded into channels (patch x patch) before the first layer, as Wan2.2's VAE does.
     patch: int = 1
+    # "linear" only: each component k is divided by std_k ** whiten (times one constant that keeps
+    # the latents' mean variance at 1). 1 whitens (every component unit variance), 0 is one global
+    # scale (the truncated rotation of pixel space, so coarse components keep their larger variance).
+    whiten: float = 1.0
 
     @property
     def spatial_factor(self) -> int:
@@ -45,6 +49,8 @@ class VAESpec:
                              f"not {self.latent_channels}")
         if self.kind == "linear" and not 0 < self.latent_channels <= self.cell_values:
             raise ValueError(f"linear latents take 1..{self.cell_values} components, not {self.latent_channels}")
+        if not 0.0 <= self.whiten <= 1.0:
+            raise ValueError(f"whiten is an exponent in [0, 1], not {self.whiten}")
 
     @property
     def cell_values(self) -> int:

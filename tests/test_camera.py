@@ -124,7 +124,7 @@ def test_training_batches_take_camera_scenes_with_cuts_in_their_window():
     from sora_cli.research.training.data import WorldMix, captions_for, clip_batch
     from sora_cli.research.training.recipes import recipe
 
-    spec, settings = recipe("pixel-dit-camera")
+    spec, settings = recipe("linear-dit-camera")
     assert settings["world"].camera > 0 and "cut" in spec.trained_for
     batch = clip_batch(random.Random(0), spec, 8, 9, (64, 48), max_offset=3.0, world=WorldMix(camera=1.0, cut=1.0))
     assert all(s.camera is not None and s.camera.cut_at is not None for s in batch.scenes)

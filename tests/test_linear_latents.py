@@ -51,6 +51,28 @@ def test_a_fitted_basis_round_trips_unseen_world_clips_where_an_unfitted_one_can
     assert _psnr(LinearLatents(LINEAR).decode(LinearLatents(LINEAR).encode(video)), video) < 15
 
 
+def test_whitening_sets_how_loud_each_component_is_and_nothing_else(fitted):
+    from dataclasses import replace
+
+    rng = random.Random(7)
+    video = torch.stack([to_model(render(random_scene(rng, 0.5), 64, 48, 17)).transpose(0, 1) for _ in range(4)])
+    cells = pixel_cells(random.Random(0), TINY_LINEAR, 2)
+    stds = {}
+    for whiten in (1.0, 0.5, 0.0):
+        latents = LinearLatents(replace(LINEAR, whiten=whiten))
+        latents.fit(cells)
+        z = latents.encode(video)
+        stds[whiten] = z.transpose(0, 1).reshape(24, -1).std(dim=1)
+        # The same projection, so the same round trip; the latents' mean variance stays about 1.
+        assert _psnr(latents.decode(z), fitted[0].decode(fitted[0].encode(video))) > 60
+        assert 0.3 < float(stds[whiten].square().mean()) < 3.0
+    spread = {w: float(s[0] / s[-1]) for w, s in stds.items()}
+    # Whitened: every component about as loud; at 0 the coarse components keep their larger variance.
+    assert spread[1.0] < 3 and spread[0.0] > 10 and spread[1.0] < spread[0.5] < spread[0.0]
+    with pytest.raises(ValueError, match="whiten"):
+        VAESpec(kind="linear", latent_channels=24, channel_mults=(1, 1, 1), whiten=1.5)
+
+
 def test_a_linear_spec_takes_at_most_a_cells_values():
     with pytest.raises(ValueError, match="components"):
         VAESpec(kind="linear", latent_channels=193, channel_mults=(1, 1, 1))

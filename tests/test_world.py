@@ -247,6 +247,26 @@ def test_adherence_standard_error_is_the_spread_over_clips():
     assert one.adherence_se is None
 
 
+def test_pieces_counts_the_patches_an_object_is_drawn_in():
+    from dataclasses import replace
+
+    from sora_cli.research.evaluation import pieces
+    from sora_cli.research.world.vocab import OBJECT_COLOURS
+
+    scene = random_scene(random.Random(3), two_objects=0.0)
+    scene = replace(scene, bw=False, things=(replace(scene.things[0], motion="spins", size="large"),))
+    whole = render(scene, 96, 64, 9).numpy()
+    assert pieces(whole, scene) == 1.0
+    # The same colour in three separate tiles on the background (a patchwork), and not at all.
+    patchwork = np.repeat(whole[:1], 9, axis=0).copy()
+    patchwork[:] = whole[0, 0, 0]
+    for x in (4, 40, 76):
+        patchwork[:, 20:36, x:x + 16] = OBJECT_COLOURS[scene.things[0].colour]
+    assert pieces(patchwork, scene) == 3.0
+    patchwork[:] = whole[0, 0, 0]
+    assert pieces(patchwork, scene) is None
+
+
 def test_eval_refuses_an_empty_guidance_interval(cli):
     r = cli("eval", "--model", cli.model, "--prompts", "1", "--guidance-interval", "0.7", "0.2")
     assert r.exit_code == 3

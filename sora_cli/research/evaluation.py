@@ -26,7 +26,7 @@ from sora_cli.plan import plan_clip
 from sora_cli.presets import get_preset
 from sora_cli.render import render
 from sora_cli.research.world.captions import HELD_OUT_PAIRS, caption
-from sora_cli.research.world.checker import background, binding, check, is_bw
+from sora_cli.research.world.checker import background, binding, check, is_bw, object_mask
 from sora_cli.research.world.render import render as render_world
 from sora_cli.research.world.scene import Scene, random_scene
 from sora_cli.research.world.vocab import OBJECT_COLOURS
@@ -127,6 +127,49 @@ def flicker(frames: np.ndarray) -> float:
     return float(diff[both].mean()) if both.any() else float("nan")
 
 
+def pieces(frames: np.ndarray, scene: Scene) -> float | None:
+    """Separate blobs the middle frame shows of each stated object colour (mean over those found).
+
+    One means the object is drawn whole. A model whose tokens decide alone whether they hold the
+    object draws it as a patchwork: the checker still finds the colour, and this counts the patches.
+    """
+    frame = frames[len(frames) // 2 : len(frames) // 2 + 1]
+    bw = is_bw(frames)
+    _, bg = background(frames, bw)
+    counts = []
+    for thing in scene.things:
+        mask = object_mask(frame, bg, OBJECT_COLOURS[thing.colour], bw)[0]
+        blobs = [n for n in _blob_sizes(mask) if n >= MIN_BLOB]
+        if blobs:
+            counts.append(len(blobs))
+    return float(np.mean(counts)) if counts else None
+
+
+# Pixels a blob needs to count (at the working size, a small object is about 8x8).
+MIN_BLOB = 4
+
+
+def _blob_sizes(mask: np.ndarray) -> list[int]:
+    """Sizes of the 4-connected components of a (H, W) mask."""
+    seen = np.zeros_like(mask, dtype=bool)
+    h, w = mask.shape
+    sizes = []
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        seen[y0, x0] = True
+        stack, size = [(y0, x0)], 0
+        while stack:
+            y, x = stack.pop()
+            size += 1
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        sizes.append(size)
+    return sizes
+
+
 def seam_ratio(frames: np.ndarray, seam: int) -> float:
     """Change across frames[seam-1] -> frames[seam] over the clip's median frame-to-frame change."""
     f = frames.astype(np.float32)
@@ -154,7 +197,7 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
     for preview in (True, False):
         model_scores, truth_scores = Scores(Counter(), Counter()), Scores(Counter(), Counter())
         vae_scores = Scores(Counter(), Counter())
-        flickers = []
+        flickers, model_pieces, truth_pieces = [], [], []
         for i, (scene, prompt, preset) in enumerate(items):
             job = _job(prompt, preset, seed + i, preview)
             frames = _frames(job, engine)
@@ -164,10 +207,13 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
             truth_scores.add(check(truth[:48].numpy(), scene), scene)
             vae_scores.add(check(round_trip(model, truth)[:48], scene), scene)
             flickers.append(flicker(frames))
+            model_pieces.append(pieces(frames, scene))
+            truth_pieces.append(pieces(truth[:48].numpy(), scene))
             log(f"{'preview' if preview else 'full'} {i + 1}/{len(items)}: {prompt}")
         name = "preview" if preview else "full"
-        report[name] = model_scores.row() | {"flicker": round(float(np.nanmean(flickers)), 2)}
-        report[f"{name}_checker_on_ground_truth"] = truth_scores.row()
+        report[name] = model_scores.row() | {"flicker": round(float(np.nanmean(flickers)), 2),
+                                             "pieces": _mean_of_found(model_pieces)}
+        report[f"{name}_checker_on_ground_truth"] = truth_scores.row() | {"pieces": _mean_of_found(truth_pieces)}
         # The autoencoder's round trip of the same scenes: the most the DiT's clips can show.
         report[f"{name}_checker_on_vae_round_trip"] = vae_scores.row()
 
@@ -230,6 +276,11 @@ def long_clip(engine: Engine, rng: random.Random, seed: int, seconds: float, log
                                                         ("colour", "shape", "size")} | {
         "colour_first_half": round(float(np.mean(first_half or [0])), 3),
         "colour_second_half": round(float(np.mean(second_half or [0])), 3)}
+
+
+def _mean_of_found(values: list[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return round(float(np.mean(found)), 2) if found else None
 
 
 def report_json(report: dict) -> str:

@@ -34,8 +34,8 @@ class LinearLatents(PixelLatents):
     def fit(self, cells: Tensor) -> float:
         """Fit the basis to (N, cell_values) pixel cells; -> the share of their variance it keeps.
 
-        Each component is scaled to unit variance (latent_std), as any autoencoder's latents are
-        for the DiT.
+        Component k is scaled by std_k ** spec.whiten, normalised so the latents' variance averages
+        1 over components: whitened (unit variance each) at 1, the pixels' own proportions at 0.
         """
         x = cells.double()
         centre = x.mean(0)
@@ -44,7 +44,9 @@ class LinearLatents(PixelLatents):
         self.centre.copy_(centre)
         self.basis.copy_(vh[:k])
         self.latent_mean.zero_()
-        self.latent_std.copy_((s[:k] / (x.shape[0] - 1) ** 0.5).clamp_min(1e-4))
+        std = (s[:k] / (x.shape[0] - 1) ** 0.5).clamp_min(1e-4)
+        scale = std**self.spec.whiten
+        self.latent_std.copy_(scale * ((std / scale) ** 2).mean().sqrt())
         return float((s[:k] ** 2).sum() / (s**2).sum())
 
     def encode_moments(self, video: Tensor) -> tuple[Tensor, Tensor]:

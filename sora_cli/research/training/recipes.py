@@ -37,9 +37,12 @@ PIXEL_DIT = ModelSpec(
 # components (models/mini/linear_latents.py): a token is 2x2 cells, 128 values instead of 3,072.
 LINEAR = VAESpec(kind="linear", latent_channels=32, channel_mults=(1, 1, 1, 1), temporal_down=(False, True, True))
 LINEAR_DIT = replace(PIXEL_DIT, vae=LINEAR)
-# Batches of 12 full-size clips, each used twice (rendering is 40% of a step), and a layout head.
+LINEAR_VELOCITY = replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity"))
+LINEAR_HALF = replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.5))
+# Batches of 12 full-size clips, each used twice, and a layout head.
 LINEAR_SETTINGS = dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
                        warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)
+HALF_SETTINGS = LINEAR_SETTINGS | dict(time_mean=0.75)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -70,20 +73,26 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     "pixel-dit-shifted-wide": (replace(PIXEL_DIT, shift=6.0),
                                dict(vae_minutes=0.0, batch_scale=4, time_mean=1.75, time_std=1.5, ema=0.995,
                                     warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)),
-    # pixel-dit-shifted on the world with a camera (docs/world.md, "Camera and cuts"): a fifth of the
-    # scenes pan, zoom or follow, and half of those cut once instead, so storyboards' cuts can keep
-    # their objects (issue 22). For after the bake-off has a design that shows single shots.
-    "pixel-dit-camera": (replace(PIXEL_DIT, shift=12.0, trained_for=("generate", "animate", "extend", "loop", "cut")),
-                         dict(vae_minutes=0.0, batch_scale=4, time_mean=2.5, time_std=1.0, ema=0.995,
-                              warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5,
-                              world=WorldMix(camera=0.2, cut=0.5))),
     # The pixel DiT on linear latents: the round trip keeps 0.93 of what the checker finds in the
     # world's clips, and a token's 128 unit-variance values carry about what a latent token does, so
     # times and shift are a latent model's (logit-normal a little toward noise, median t 0.62; shift 3).
     "linear-dit": (LINEAR_DIT, LINEAR_SETTINGS),
     # The same predicting the velocity, as sora-mini v1-v10's latent DiT did: the bake-off's best (0.422 full at 30
     # budget minutes against linear-dit's 0.333; 0.476 / 0.395 at 60, docs/sora-mini-bakeoff.md).
-    "linear-dit-velocity": (replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity")), LINEAR_SETTINGS),
+    "linear-dit-velocity": (LINEAR_VELOCITY, LINEAR_SETTINGS),
+    # Whitening gives each of the 32 components unit variance, although their stds run from 19 down to 0.17:
+    # 29 components of sub-cell detail then hold most of the loss, and are as loud as the cell's colour
+    # at every noise level, so detail is decided together with the layout (the candidate's frames are
+    # patchworks of textured cells). Less whitening keeps coarse-to-fine: the components' own
+    # proportions (whiten 0, layout decided near t = 0.9, so times and shift move toward noise) or
+    # their square roots (whiten 0.5).
+    "linear-dit-global": (replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.0), shift=4.0),
+                          LINEAR_SETTINGS | dict(time_mean=1.0)),
+    "linear-dit-half": (LINEAR_HALF, HALF_SETTINGS),
+    # linear-dit-half on the world with a camera (docs/world.md, "Camera and cuts"): a fifth of the scenes pan,
+    # zoom or follow, and half of those cut once instead, so storyboards' cuts can keep their objects (issue 22).
+    "linear-dit-camera": (replace(LINEAR_HALF, trained_for=("generate", "animate", "extend", "loop", "cut")),
+                          HALF_SETTINGS | dict(world=WorldMix(camera=0.2, cut=0.5))),
 }
 
 
