@@ -89,10 +89,11 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     "linear-dit-global": (replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.0), shift=4.0),
                           LINEAR_SETTINGS | dict(time_mean=1.0)),
     "linear-dit-half": (LINEAR_HALF, HALF_SETTINGS),
-    # linear-dit-half on the world with a camera (docs/world.md, "Camera and cuts"): a fifth of the scenes pan,
-    # zoom or follow, and half of those cut once instead, so storyboards' cuts can keep their objects (issue 22).
-    "linear-dit-camera": (replace(LINEAR_HALF, trained_for=("generate", "animate", "extend", "loop", "cut")),
-                          HALF_SETTINGS | dict(world=WorldMix(camera=0.2, cut=0.5))),
+    # linear-dit-velocity (the fewest pieces an object is drawn in of the linear candidates) on the world with a
+    # camera (docs/world.md, "Camera and cuts"): a fifth of the scenes pan, zoom or follow, and half of those cut
+    # once instead, so storyboards' cuts can keep their objects (issue 22).
+    "linear-dit-camera": (replace(LINEAR_VELOCITY, trained_for=("generate", "animate", "extend", "loop", "cut")),
+                          LINEAR_SETTINGS | dict(world=WorldMix(camera=0.2, cut=0.5))),
 }
 
 
