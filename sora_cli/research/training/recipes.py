@@ -89,6 +89,11 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     "linear-dit-global": (replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.0), shift=4.0),
                           LINEAR_SETTINGS | dict(time_mean=1.0)),
     "linear-dit-half": (LINEAR_HALF, HALF_SETTINGS),
+    # linear-dit-velocity with tokens of 4x4 cells (32x32 pixels, 512 values): an object of the world (8-24
+    # pixels) fits in one or two tokens instead of spreading over four to nine that each decide alone whether
+    # they hold it, and a step has a quarter of the tokens.
+    "linear-dit-coarse": (replace(LINEAR_VELOCITY, dit=replace(LINEAR_VELOCITY.dit, patch=(1, 4, 4))),
+                          LINEAR_SETTINGS),
     # linear-dit-velocity (the fewest pieces an object is drawn in of the linear candidates) on the world with a
     # camera (docs/world.md, "Camera and cuts"): a fifth of the scenes pan, zoom or follow, and half of those cut
     # once instead, so storyboards' cuts can keep their objects (issue 22).
