@@ -204,11 +204,12 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
             model_scores.add(check(frames, scene), scene)
             s = plan_clip(job, model).settings
             truth = render_world(scene, s.width, s.height, 49)
-            truth_scores.add(check(truth[:48].numpy(), scene), scene)
+            truth_frames = truth[:48].numpy()
+            truth_scores.add(check(truth_frames, scene), scene)
             vae_scores.add(check(round_trip(model, truth)[:48], scene), scene)
             flickers.append(flicker(frames))
             model_pieces.append(pieces(frames, scene))
-            truth_pieces.append(pieces(truth[:48].numpy(), scene))
+            truth_pieces.append(pieces(truth_frames, scene))
             log(f"{'preview' if preview else 'full'} {i + 1}/{len(items)}: {prompt}")
         name = "preview" if preview else "full"
         report[name] = model_scores.row() | {"flicker": round(float(np.nanmean(flickers)), 2),

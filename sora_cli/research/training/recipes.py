@@ -38,11 +38,9 @@ PIXEL_DIT = ModelSpec(
 LINEAR = VAESpec(kind="linear", latent_channels=32, channel_mults=(1, 1, 1, 1), temporal_down=(False, True, True))
 LINEAR_DIT = replace(PIXEL_DIT, vae=LINEAR)
 LINEAR_VELOCITY = replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velocity"))
-LINEAR_HALF = replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.5))
 # Batches of 12 full-size clips, each used twice, and a layout head.
 LINEAR_SETTINGS = dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
                        warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)
-HALF_SETTINGS = LINEAR_SETTINGS | dict(time_mean=0.75)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -88,7 +86,8 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # their square roots (whiten 0.5).
     "linear-dit-global": (replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.0), shift=4.0),
                           LINEAR_SETTINGS | dict(time_mean=1.0)),
-    "linear-dit-half": (LINEAR_HALF, HALF_SETTINGS),
+    "linear-dit-half": (replace(LINEAR_VELOCITY, vae=replace(LINEAR, whiten=0.5)),
+                        LINEAR_SETTINGS | dict(time_mean=0.75)),
     # linear-dit-velocity with tokens of 4x4 cells (32x32 pixels, 512 values): an object of the world (8-24
     # pixels) fits in one or two tokens instead of spreading over four to nine that each decide alone whether
     # they hold it, and a step has a quarter of the tokens.
