@@ -27,7 +27,7 @@ README_PROMPTS = [
 
 
 def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str, dtype: str,
-          guidance: float | None = None, interval: tuple[float, float] | None = None) -> np.ndarray:
+          guidance: float | None = None, sampler: dict | None = None) -> np.ndarray:
     from sora_cli.engine import Engine
     from sora_cli.plan import plan_clip
     from sora_cli.render import render
@@ -37,8 +37,8 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
 
     device = torch.device("cpu")
     loaded = load_model(model, device, resolve_dtype(dtype, device))
-    if interval is not None:
-        loaded = replace(loaded, spec=replace(loaded.spec, guidance_interval=interval))
+    if sampler:  # the spec's sampler settings overridden (guidance_interval, shift)
+        loaded = replace(loaded, spec=replace(loaded.spec, **sampler))
     engine = Engine(loaded)
     rows = []
     for prompt in prompts:
@@ -94,14 +94,17 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
     ap.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"),
                     help="times t (1 = noise) at which guidance applies (default: the model's)")
+    ap.add_argument("--shift", type=float, help="the sampler's time shift (default: the model's)")
     ap.add_argument("--storyboard", type=Path, help="a row per shot of this storyboard instead of the prompts")
     ap.add_argument("--out", type=Path, default=Path("docs/examples.png"))
     args = ap.parse_args()
     if args.storyboard:
         image = storyboard_strip(args.model, args.storyboard, args.columns, args.dtype)
     else:
+        sampler = {"guidance_interval": tuple(args.guidance_interval) if args.guidance_interval else None,
+                   "shift": args.shift}
         image = strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype, args.guidance,
-                      tuple(args.guidance_interval) if args.guidance_interval else None)
+                      {k: v for k, v in sampler.items() if v is not None})
     write_png(image, args.out)
     print(args.out)
 

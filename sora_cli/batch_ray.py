@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from sora_cli.batch_render import RayWorker, Rendered
 from sora_cli.errors import BadInput, UsageError
@@ -135,4 +136,17 @@ def _first_line(exc: Exception) -> str:
 
 
 def tasks_for(items: Iterable, extra_of: Callable) -> list[Task]:
-    return [Task(item.index, item.request, extra_of(item)) for item in items]
+    return [Task(item.index, with_absolute_inputs(item.request), extra_of(item)) for item in items]
+
+
+def with_absolute_inputs(request: Request) -> Request:
+    """The request with its input files (image, video, storyboard, a model folder) as absolute paths.
+
+    A Ray worker does not run in the driver's working directory, so a path the batch file gives
+    relative to it would not be found there.
+    """
+    files = {k: str(Path(v).resolve()) for k in ("image", "video", "storyboard")
+             if (v := getattr(request, k)) and not Path(v).is_absolute()}
+    if not Path(request.model).is_absolute() and Path(request.model).exists():
+        files["model"] = str(Path(request.model).resolve())
+    return replace(request, **files)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import run_sora, sora_exe
+from conftest import make_video, moving_square, run_sora, sora_exe
 
 from sora_cli.cli.batch import ray_flag_with_address
 from sora_cli.video_io import read_video
@@ -61,6 +61,26 @@ def test_two_ray_workers_make_the_same_frames_as_a_local_run(cli, local_ray):
         assert meta["seed"] == item["seed"] and meta["batch_key"]
     manifest = json.loads((cli.cwd / "onray" / "manifest.json").read_text())
     assert [i["status"] for i in manifest["items"]] == ["done"] * 6
+
+
+def test_items_with_input_files_on_ray_find_them_by_their_relative_paths(cli, local_ray):
+    """Ray's workers run in their own folder: a storyboard or image named relative to the batch's is still found."""
+    from test_storyboard import BOARD
+
+    (cli.cwd / "story.yaml").write_text(BOARD)
+    make_video(cli.cwd / "still.png", moving_square(1))
+    write_batch(cli.cwd, prompts=[], extra=[{"storyboard": "story.yaml"},
+                                            {"mode": "animate", "image": "still.png", "prompt": "a red ball", **ITEM}])
+    r = cli("batch", "p.jsonl", "--out-dir", "o", "--ray", "auto", "--workers", "2", "--json")
+    assert r.exit_code == 0, r.output
+    items = json.loads(r.stdout)["items"]
+    assert [i["mode"] for i in items] == ["storyboard", "animate"] and items[0]["seed"] == 11
+    assert cli("storyboard", "story.yaml", "-q", "-o", "direct.mp4").exit_code == 0
+    onray = cli.cwd / "o" / os.path.basename(items[0]["output"])
+    assert np.array_equal(frames(onray), frames(cli.cwd / "direct.mp4"))
+    meta = json.loads(onray.with_suffix(".json").read_text())
+    assert [s["join"] for s in meta["storyboard"]] == ["cut", "continue", "cut"]
+    assert json.loads((cli.cwd / "o" / "manifest.json").read_text())["items"][1]["status"] == "done"
 
 
 def test_an_item_that_fails_on_a_worker_is_recorded_and_the_rest_go_on(cli, local_ray, nan_model):
