@@ -96,6 +96,17 @@ def test_training_from_scratch_fits_the_basis_and_the_model_folder_carries_it(tm
         assert torch.equal(getattr(loaded, name), getattr(vae, name)), name
 
 
+def test_a_run_that_stops_a_step_short_of_a_snapshot_time_still_takes_that_snapshot(tmp_path):
+    from sora_cli.research.training.loop import STEP_SLACK, TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(TINY_LINEAR, tmp_path / "run", 1, 0, snapshot_minutes=0.5), lambda _: None)
+    trainer.state["dit_seconds"] = 30.0 - STEP_SLACK / 2  # the budget's clock ran out just before 30 s
+    trainer._snapshot_if_due()
+    assert not (tmp_path / "run" / "snapshots").exists()  # mid-run, a snapshot waits for its time
+    trainer._snapshot_if_due(slack=STEP_SLACK)  # the run's end
+    assert (tmp_path / "run" / "snapshots" / "min000.5" / "model.safetensors").is_file()
+
+
 def test_every_mode_runs_a_linear_model(fitted, tmp_path, monkeypatch):
     from sora_cli.models.mini.network import VideoModel
 

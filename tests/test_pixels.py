@@ -135,6 +135,23 @@ def test_layout_targets_say_what_lies_under_each_token():
         assert colour.min() == 0  # and not every token
 
 
+def test_layout_offsets_point_every_token_of_a_frame_at_its_objects():
+    from sora_cli.research.training.data import OFFSET_FEATURES, clip_batch, layout_offsets
+
+    batch = clip_batch(random.Random(3), TINY_PIXELS, 2, 9, (64, 48))
+    offsets = layout_offsets(batch, 9, (64, 48), 4, (8, 8))
+    assert offsets.shape == (2, 3 * 6 * 8, OFFSET_FEATURES)
+    for i, scene in enumerate(batch.scenes):
+        x, y = scene.things[0].start
+        first = offsets[i, :48].reshape(6, 8, OFFSET_FEATURES)  # latent frame 0 is the clip's frame 0
+        assert torch.all(first[..., 0] == 1)
+        for row, col in ((0, 0), (5, 7), (2, 3)):  # token centre + offset = the object's centre, from anywhere
+            centre = ((col + 0.5) / 8 + first[row, col, 1].item(), (row + 0.5) / 6 + first[row, col, 2].item())
+            assert centre == pytest.approx((x, y), abs=0.03)
+        if len(scene.things) == 1:
+            assert torch.all(offsets[i, :, 3:] == 0)  # no second object: nothing to point at
+
+
 @pytest.fixture(scope="module")
 def tiny_pixels(tmp_path_factory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("models") / "tiny-pixels", TINY_PIXELS)

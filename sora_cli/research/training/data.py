@@ -154,6 +154,40 @@ def layout_targets(batch: Batch, frames: int, size: tuple[int, int], temporal: i
     return x.flatten(2).transpose(1, 2)
 
 
+# Where each object is, seen from each token: for the first two objects, whether it is in the
+# token's latent frame and its centre's offset from the token's centre (fractions of the frame).
+OFFSET_FEATURES = 6
+
+
+def layout_offsets(batch: Batch, frames: int, size: tuple[int, int], temporal: int, cell: tuple[int, int]) -> Tensor:
+    """(B, N, OFFSET_FEATURES): per DiT token (t h w order), where the scene's objects are in its latent frame.
+
+    Unlike what lies under a token, this is the same fact for every token of a frame, so from high
+    noise a token can only predict it by finding the object among all the frame's tokens.
+    """
+    w, h = size
+    ph, pw = cell
+    ys = (torch.arange(-(-h // ph)) * ph + ph / 2) / h
+    xs = (torch.arange(-(-w // pw)) * pw + pw / 2) / w
+    ty, tx = torch.meshgrid(ys, xs, indexing="ij")  # (gh, gw) token centres
+    py = (torch.arange(h, dtype=torch.float32) + 0.5) / h
+    px = (torch.arange(w, dtype=torch.float32) + 0.5) / w
+    out = []
+    for scene, t0 in zip(batch.scenes, batch.starts):
+        covers = latent_grid_mean(coverage(scene, w, h, frames, t0=t0)[None], temporal)[0]  # (K, t, H, W)
+        feats = torch.zeros(OFFSET_FEATURES, covers.shape[1], *ty.shape)
+        for k, cover in enumerate(covers[:OFFSET_FEATURES // 3]):
+            mass = cover.sum((1, 2))  # (t,)
+            here = mass > 0.5
+            cy = (cover.sum(2) * py).sum(1) / mass.clamp_min(1e-6)
+            cx = (cover.sum(1) * px).sum(1) / mass.clamp_min(1e-6)
+            feats[3 * k] = here[:, None, None].float()
+            feats[3 * k + 1] = (cx[:, None, None] - tx) * here[:, None, None]
+            feats[3 * k + 2] = (cy[:, None, None] - ty) * here[:, None, None]
+        out.append(feats.flatten(1).T)  # (t*gh*gw, F)
+    return torch.stack(out)
+
+
 def _attribute_indices(thing) -> list[int]:
     offsets = [0, len(OBJECT_COLOURS), len(OBJECT_COLOURS) + len(SHAPES),
                len(OBJECT_COLOURS) + len(SHAPES) + len(SIZES)]

@@ -27,11 +27,13 @@ from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.research.training import checkpoint
 from sora_cli.research.training.data import (
     LAYOUT_FEATURES,
+    OFFSET_FEATURES,
     WorldMix,
     captions_for,
     clip_batch,
     foreground,
     latent_grid,
+    layout_offsets,
     layout_targets,
     pixel_cells,
     working_sizes,
@@ -53,6 +55,8 @@ DROP_TEXT = 0.1
 # frames, v2's round trip drifted further into a window (object colours 37 off at frame 0, 75 by
 # frame 12, over 12 held-out clips).
 VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
+# Seconds short of a snapshot time within which a run's end still takes that snapshot (a few steps' worth).
+STEP_SLACK = 10.0
 # Clips at each working size that a linear autoencoder is fitted to (14 sizes: ~160k cells at 8x8x4).
 LATENT_FIT_CLIPS = 8
 
@@ -86,6 +90,9 @@ class TrainConfig:
     layout_weight: float = 0.0
     layout_block: int = 2
     layout_until: float = 0.5
+    # The head also predicts, at every token, where each object of its latent frame is (data.layout_offsets):
+    # a fact of the whole frame, which from high noise only attention to the other tokens can find.
+    layout_offsets: bool = False
     # bfloat16 autocast for the networks' passes: None = where the CPU has native bf16 (or on CUDA).
     bf16: bool | None = None
     # "wall": minutes of wall-clock; "cpu": this process's CPU time over the machine's cores,
@@ -149,7 +156,7 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
 
 
 def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
-                 scale: int = 1, layout: bool = False, world: WorldMix = WorldMix()) -> Encoded:
+                 scale: int = 1, layout: bool = False, world: WorldMix = WorldMix(), offsets: bool = False) -> Encoded:
     """Render a DiT batch with random conditioning and encode it; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
@@ -178,7 +185,10 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     targets = None
     if layout:
         _, ph, pw = spec.dit.patch
-        targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw)).to(device)
+        targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw))
+        if offsets:
+            targets = torch.cat([targets, layout_offsets(batch, frames, size, tf, (sf * ph, sf * pw))], dim=-1)
+        targets = targets.to(device)
     return Encoded(z, strength, objects, batch.scenes, targets)
 
 
@@ -242,7 +252,7 @@ def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: Wo
         batch = pool.draw(rng)
     else:
         batch = encode_batch(net, rng, cfg.spec, torch.device(device), sizes, cfg.batch_scale, layout=head is not None,
-                             world=cfg.world)
+                             world=cfg.world, offsets=cfg.layout_offsets)
         if pool is not None:
             pool.add(batch)
     return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16)
@@ -263,7 +273,8 @@ class Trainer:
         self.net = VideoModel(spec).to(self.device)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.has_vae = any(True for _ in self.net.vae.parameters())
-        self.head = torch.nn.Linear(spec.dit.dim, LAYOUT_FEATURES).to(self.device) if cfg.layout_weight else None
+        features = LAYOUT_FEATURES + (OFFSET_FEATURES if cfg.layout_offsets else 0)
+        self.head = torch.nn.Linear(spec.dit.dim, features).to(self.device) if cfg.layout_weight else None
         self.optims = {}
         if self.has_vae:
             self.optims["vae"] = torch.optim.AdamW(self.net.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
@@ -328,6 +339,8 @@ class Trainer:
                 self._snapshot_if_due()
         if self.has_vae and state["vae_seconds"] >= cfg.vae_minutes * 60 and not state["stats"]:
             self._measure_stats()
+        # The budget's clock stops a run a step short of its last whole snapshot time: take it anyway.
+        self._snapshot_if_due(slack=STEP_SLACK)
         checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
         self.log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
         return cfg.out
@@ -372,11 +385,11 @@ class Trainer:
         _ema_update(self.ema, self.net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
         return loss
 
-    def _snapshot_if_due(self) -> None:
+    def _snapshot_if_due(self, slack: float = 0.0) -> None:
         cfg = self.cfg
         if not cfg.snapshot_minutes:
             return
-        due = int(self.state["dit_seconds"] / (cfg.snapshot_minutes * 60))
+        due = int((self.state["dit_seconds"] + slack) / (cfg.snapshot_minutes * 60))
         if due > self.state["snapshots"]:
             self.state["snapshots"] = due
             folder = cfg.out / "snapshots" / f"min{due * cfg.snapshot_minutes:05.1f}"

@@ -97,6 +97,21 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # shift moved by that 4.5x ratio (shift 3 x sqrt(4.5), about 6) train 0.85 < t < 0.97 in 36% of the steps,
     # as v8 trained its own band, and sample there with the same shift.
     "linear-dit-banded": (replace(LINEAR_VELOCITY, shift=6.0), LINEAR_SETTINGS | dict(time_mean=None)),
+    # linear-dit-banded whose layout head also learns where each object of a frame is, at every token of it
+    # (TrainConfig.layout_offsets). benchmarks/token_reach.py finds every sora-mini DiT so far a local denoiser:
+    # moving one token's input moves each other token's output by under 0.5% as much (v8: under 0.03%). A
+    # fact of the whole frame at every token gives attention a direct reason to find the object from high
+    # noise, where the flow loss alone rewards it only weakly.
+    "linear-dit-offsets": (replace(LINEAR_VELOCITY, shift=6.0),
+                           LINEAR_SETTINGS | dict(time_mean=None, layout_offsets=True)),
+    # A token a whole preview frame: 5x9 cells (72x40 pixels, 1,440 values; a full 16:9 frame is 2x2 tokens, other
+    # aspects pad). Every sora-mini DiT so far denoises each token alone (token_reach.py), so here the token is
+    # the frame: deciding where its one object goes is the token's own network's job, and attention is left
+    # with time. 13 to 52 tokens a clip, so a step is mostly rendering. No layout head: what lies under a
+    # frame-sized token is what the caption says.
+    "linear-dit-frames": (replace(LINEAR_VELOCITY, shift=6.0,
+                                  dit=replace(LINEAR_VELOCITY.dit, patch=(1, 5, 9), dim=384, heads=6)),
+                          LINEAR_SETTINGS | dict(time_mean=None, layout_weight=0.0)),
     # linear-dit-velocity with tokens of 4x4 cells (32x32 pixels, 512 values): an object of the world (8-24
     # pixels) fits in one or two tokens instead of spreading over four to nine that each decide alone whether
     # they hold it, and a step has a quarter of the tokens.
