@@ -1,6 +1,8 @@
 """Linear latents: pixel cells on the world's principal components, fitted before training."""
 
+import os
 import random
+import signal
 
 import pytest
 import torch
@@ -105,6 +107,37 @@ def test_a_run_that_stops_a_step_short_of_a_snapshot_time_still_takes_that_snaps
     assert not (tmp_path / "run" / "snapshots").exists()  # mid-run, a snapshot waits for its time
     trainer._snapshot_if_due(slack=STEP_SLACK)  # the run's end
     assert (tmp_path / "run" / "snapshots" / "min000.5" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_finishes_its_step_and_saves_it(tmp_path, monkeypatch, sig):
+    from sora_cli.errors import Terminated
+    from sora_cli.research.training import loop
+    from sora_cli.research.training.checkpoint import load
+
+    cfg = loop.TrainConfig(TINY_LINEAR, tmp_path / "run", 60, 0, warmup_steps=1, bf16=False)
+    logs: list[str] = []
+    trainer = loop.Trainer(cfg, logs.append)
+    trainer.start()
+    step = trainer._dit_step
+    finished: list[int] = []
+
+    def signalled_midway(*args):
+        if trainer.state["dit_steps"] == 1:
+            os.kill(os.getpid(), sig)  # arrives inside the second step
+        loss = step(*args)
+        finished.append(trainer.state["dit_steps"])
+        return loss
+
+    monkeypatch.setattr(trainer, "_dit_step", signalled_midway)
+    with pytest.raises(Terminated if sig == signal.SIGTERM else KeyboardInterrupt):
+        trainer.run()
+    assert finished == [0, 1]  # the step it arrived in ran to its end, and no other began
+    fresh = loop.Trainer(cfg, lambda _: None)
+    saved = load(cfg.out, fresh.net, fresh.ema, fresh.optims, fresh.head)
+    assert saved["dit_steps"] == 2 and any("interrupted: saved" in line for line in logs)
+    assert torch.equal(fresh.net.dit.proj_out.weight, trainer.net.dit.proj_out.weight)
+    assert signal.getsignal(sig) is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_every_mode_runs_a_linear_model(fitted, tmp_path, monkeypatch):
