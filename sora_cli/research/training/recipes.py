@@ -111,7 +111,8 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # frame-sized token is what the caption says. It predicts the clean clip (JiT): a token of 1,440 values
     # read out of 384 hidden ones cannot carry the noise a velocity holds (predicting the velocity, it still
     # drew cell noise after 20 budget minutes), where the clean frame lies near a low-dimensional set.
-    "linear-dit-frames": (replace(LINEAR_DIT, shift=6.0, dit=replace(LINEAR_DIT.dit, patch=(1, 5, 9), dim=384, heads=6)),
+    "linear-dit-frames": (replace(LINEAR_DIT, shift=6.0,
+                                  dit=replace(LINEAR_DIT.dit, patch=(1, 5, 9), dim=384, heads=6)),
                           LINEAR_SETTINGS | dict(time_mean=None, layout_weight=0.0)),
     # linear-dit-velocity with tokens of 4x4 cells (32x32 pixels, 512 values): an object of the world (8-24
     # pixels) fits in one or two tokens instead of spreading over four to nine that each decide alone whether
