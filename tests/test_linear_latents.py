@@ -109,7 +109,7 @@ def test_a_run_that_stops_a_step_short_of_a_snapshot_time_still_takes_that_snaps
     assert (tmp_path / "run" / "snapshots" / "min000.5" / "model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_finishes_its_step_and_saves_it(tmp_path, monkeypatch, sig):
     from sora_cli.errors import Terminated
     from sora_cli.research.training import loop
