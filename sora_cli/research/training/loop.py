@@ -12,18 +12,14 @@ import math
 import os
 import random
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from sora_cli.errors import Terminated
 from sora_cli.models.interface import batch_ids
 from sora_cli.models.mini.dit import MIN_TIME
 from sora_cli.models.mini.network import VideoModel
@@ -42,6 +38,7 @@ from sora_cli.research.training.data import (
     pixel_cells,
     working_sizes,
 )
+from sora_cli.research.training.interrupts import deferred_interrupts
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
 from sora_cli.research.world.captions import vocabulary
 from sora_cli.runtime import has_native_bf16
@@ -108,42 +105,6 @@ class TrainConfig:
     warmup_steps: int = 200
     # The world's mix of scenes; a camera share trains pans, zooms, follows and cuts (docs/world.md).
     world: WorldMix = WorldMix()
-
-
-@contextmanager
-def deferred_interrupts() -> Iterator[Callable[[], None]]:
-    """Ctrl-C and SIGTERM in the block are noted, not raised; -> a function that raises the noted one.
-
-    So a training step in progress is finished (weights and optimiser stay consistent) and the
-    loop saves its checkpoint before it stops. A second signal raises at once. Outside the main
-    thread (where signals cannot be set) interrupts raise as usual.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
-    noted: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def note(signum, frame) -> None:
-        if noted:
-            raise _interrupt(signum)
-        noted.append(signum)
-
-    def raise_noted() -> None:
-        if noted:
-            raise _interrupt(noted[0])
-
-    for sig in previous:
-        signal.signal(sig, note)
-    try:
-        yield raise_noted
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _interrupt(signum: int) -> KeyboardInterrupt:
-    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def make_clock(kind: str) -> Callable[[], float]:
@@ -381,7 +342,8 @@ class Trainer:
                     raise_if_interrupted()
                 except KeyboardInterrupt:
                     checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
-                    self.log(f"interrupted: saved {cfg.out / 'checkpoint.safetensors'} at step {state['dit_steps']}")
+                    self.log(f"interrupted: saved {cfg.out / 'checkpoint.safetensors'} at {stage} step "
+                             f"{state[stage + '_steps']}")
                     raise
         if self.has_vae and state["vae_seconds"] >= cfg.vae_minutes * 60 and not state["stats"]:
             self._measure_stats()
