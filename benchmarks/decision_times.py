@@ -45,9 +45,11 @@ def object_distances(model: str, clips: int, seed: int) -> tuple[torch.Tensor, i
 
 
 def main() -> None:
+    from pathlib import Path
+
     from sora_cli.research.training.loop import TrainConfig, sample_times
     from sora_cli.research.training.recipes import recipe
-    from sora_cli.sampler import shift_time
+    from sora_cli.sampler import schedule
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="sora-mini")
@@ -63,10 +65,9 @@ def main() -> None:
     shares = None
     if args.recipe:
         spec, settings = recipe(args.recipe)
-        keys = set(TrainConfig.__dataclass_fields__)
-        cfg = TrainConfig(spec=spec, out=None, minutes=0, **{k: v for k, v in settings.items() if k in keys})
+        cfg = TrainConfig(spec=spec, out=Path("unused"), minutes=0, **({"vae_minutes": 0.0} | settings))
         drawn = sample_times(cfg, 200_000, torch.device("cpu"))
-        steps = shift_time(torch.linspace(1, 0, spec.steps + 1)[:-1], spec.shift)
+        steps = schedule(spec.steps, spec.shift)[:-1]  # the times the sampler evaluates the DiT at
         shares = (drawn, steps)
         print(f"recipe {args.recipe}: time_mean {cfg.time_mean}, shift {spec.shift}, {spec.steps} steps")
     print("t      median token LLR   trained above t   sampling steps above t")

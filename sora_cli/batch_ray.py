@@ -147,6 +147,7 @@ def with_absolute_inputs(request: Request) -> Request:
     """
     files = {k: str(Path(v).resolve()) for k in ("image", "video", "storyboard")
              if (v := getattr(request, k)) and not Path(v).is_absolute()}
-    if not Path(request.model).is_absolute() and Path(request.model).exists():
-        files["model"] = str(Path(request.model).resolve())
+    folder = Path(request.model).expanduser()
+    if not folder.is_absolute() and folder.is_dir():  # a folder, as weights.find_model takes it, not a name
+        files["model"] = str(folder.resolve())
     return replace(request, **files)

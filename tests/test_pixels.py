@@ -136,10 +136,12 @@ def test_layout_targets_say_what_lies_under_each_token():
 
 
 def test_layout_offsets_point_every_token_of_a_frame_at_its_objects():
-    from sora_cli.research.training.data import OFFSET_FEATURES, clip_batch, layout_offsets
+    from sora_cli.research.training.data import LAYOUT_FEATURES, OFFSET_FEATURES, clip_batch, layout_targets
 
     batch = clip_batch(random.Random(3), TINY_PIXELS, 2, 9, (64, 48))
-    offsets = layout_offsets(batch, 9, (64, 48), 4, (8, 8))
+    targets = layout_targets(batch, 9, (64, 48), 4, (8, 8), offsets=True)
+    assert torch.equal(targets[..., :LAYOUT_FEATURES], layout_targets(batch, 9, (64, 48), 4, (8, 8)))
+    offsets = targets[..., LAYOUT_FEATURES:]
     assert offsets.shape == (2, 3 * 6 * 8, OFFSET_FEATURES)
     for i, scene in enumerate(batch.scenes):
         x, y = scene.things[0].start

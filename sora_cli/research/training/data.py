@@ -133,11 +133,22 @@ def pixel_cells(rng: random.Random, spec: ModelSpec, clips: int, world: WorldMix
 LAYOUT_FEATURES = len(OBJECT_COLOURS) + len(SHAPES) + len(SIZES) + len(MOTIONS) + len(BACKGROUNDS)
 
 
-def layout_targets(batch: Batch, frames: int, size: tuple[int, int], temporal: int, cell: tuple[int, int]) -> Tensor:
-    """(B, N, LAYOUT_FEATURES): per DiT token (t h w order), the share of its pixels each object
-    attribute covers, from the renderer's own masks. `cell` is a token's (height, width) in pixels."""
+# Where each object is, seen from each token (layout_targets with offsets): for the first two objects,
+# whether it is in the token's latent frame and its centre's offset from the token's centre (fractions of the frame).
+OFFSET_FEATURES = 6
+
+
+def layout_targets(batch: Batch, frames: int, size: tuple[int, int], temporal: int, cell: tuple[int, int],
+                   offsets: bool = False) -> Tensor:
+    """(B, N, LAYOUT_FEATURES [+ OFFSET_FEATURES]): per DiT token (t h w order), the share of its pixels each
+    object attribute covers, from the renderer's own masks. `cell` is a token's (height, width) in pixels.
+
+    With `offsets`, also where the scene's objects are in the token's latent frame. Unlike what lies under
+    a token, that is the same fact for every token of a frame, so from high noise a token can only predict
+    it by finding the object among all the frame's tokens.
+    """
     w, h = size
-    out = []
+    out, where = [], []
     for scene, t0 in zip(batch.scenes, batch.starts):
         covers = coverage(scene, w, h, frames, t0=t0)  # (K, T, H, W)
         feats = torch.zeros(LAYOUT_FEATURES, frames, h, w)
@@ -146,46 +157,35 @@ def layout_targets(batch: Batch, frames: int, size: tuple[int, int], temporal: i
                 feats[index] += cover
         feats[LAYOUT_FEATURES - len(BACKGROUNDS) + list(BACKGROUNDS).index(scene.background)] = 1.0
         out.append(feats)
+        if offsets:
+            where.append(_object_offsets(latent_grid_mean(covers[None], temporal)[0], cell))
     x = latent_grid_mean(torch.stack(out), temporal)  # (B, F, t, H, W)
     ph, pw = cell
     pad_h, pad_w = (-h) % ph, (-w) % pw
     x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode="replicate") if pad_h or pad_w else x
-    x = F.avg_pool3d(x, (1, ph, pw))
-    return x.flatten(2).transpose(1, 2)
+    x = F.avg_pool3d(x, (1, ph, pw)).flatten(2).transpose(1, 2)
+    return torch.cat([x, torch.stack(where)], dim=-1) if offsets else x
 
 
-# Where each object is, seen from each token: for the first two objects, whether it is in the
-# token's latent frame and its centre's offset from the token's centre (fractions of the frame).
-OFFSET_FEATURES = 6
-
-
-def layout_offsets(batch: Batch, frames: int, size: tuple[int, int], temporal: int, cell: tuple[int, int]) -> Tensor:
-    """(B, N, OFFSET_FEATURES): per DiT token (t h w order), where the scene's objects are in its latent frame.
-
-    Unlike what lies under a token, this is the same fact for every token of a frame, so from high
-    noise a token can only predict it by finding the object among all the frame's tokens.
-    """
-    w, h = size
+def _object_offsets(covers: Tensor, cell: tuple[int, int]) -> Tensor:
+    """(t*gh*gw, OFFSET_FEATURES) from the objects' coverage on the latent frames, (K, t, H, W)."""
+    h, w = covers.shape[-2:]
     ph, pw = cell
     ys = (torch.arange(-(-h // ph)) * ph + ph / 2) / h
     xs = (torch.arange(-(-w // pw)) * pw + pw / 2) / w
     ty, tx = torch.meshgrid(ys, xs, indexing="ij")  # (gh, gw) token centres
     py = (torch.arange(h, dtype=torch.float32) + 0.5) / h
     px = (torch.arange(w, dtype=torch.float32) + 0.5) / w
-    out = []
-    for scene, t0 in zip(batch.scenes, batch.starts):
-        covers = latent_grid_mean(coverage(scene, w, h, frames, t0=t0)[None], temporal)[0]  # (K, t, H, W)
-        feats = torch.zeros(OFFSET_FEATURES, covers.shape[1], *ty.shape)
-        for k, cover in enumerate(covers[:OFFSET_FEATURES // 3]):
-            mass = cover.sum((1, 2))  # (t,)
-            here = mass > 0.5
-            cy = (cover.sum(2) * py).sum(1) / mass.clamp_min(1e-6)
-            cx = (cover.sum(1) * px).sum(1) / mass.clamp_min(1e-6)
-            feats[3 * k] = here[:, None, None].float()
-            feats[3 * k + 1] = (cx[:, None, None] - tx) * here[:, None, None]
-            feats[3 * k + 2] = (cy[:, None, None] - ty) * here[:, None, None]
-        out.append(feats.flatten(1).T)  # (t*gh*gw, F)
-    return torch.stack(out)
+    feats = torch.zeros(OFFSET_FEATURES, covers.shape[1], *ty.shape)
+    for k, cover in enumerate(covers[:OFFSET_FEATURES // 3]):
+        mass = cover.sum((1, 2))  # (t,)
+        here = mass > 0.5
+        cy = (cover.sum(2) * py).sum(1) / mass.clamp_min(1e-6)
+        cx = (cover.sum(1) * px).sum(1) / mass.clamp_min(1e-6)
+        feats[3 * k] = here[:, None, None].float()
+        feats[3 * k + 1] = (cx[:, None, None] - tx) * here[:, None, None]
+        feats[3 * k + 2] = (cy[:, None, None] - ty) * here[:, None, None]
+    return feats.flatten(1).T
 
 
 def _attribute_indices(thing) -> list[int]:

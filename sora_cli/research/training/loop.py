@@ -33,7 +33,6 @@ from sora_cli.research.training.data import (
     clip_batch,
     foreground,
     latent_grid,
-    layout_offsets,
     layout_targets,
     pixel_cells,
     working_sizes,
@@ -91,8 +90,8 @@ class TrainConfig:
     layout_weight: float = 0.0
     layout_block: int = 2
     layout_until: float = 0.5
-    # The head also predicts, at every token, where each object of its latent frame is (data.layout_offsets):
-    # a fact of the whole frame, which from high noise only attention to the other tokens can find.
+    # The head also predicts, at every token, where each object of its latent frame is (data.layout_targets'
+    # offsets): a fact of the whole frame, which from high noise only attention to the other tokens can find.
     layout_offsets: bool = False
     # bfloat16 autocast for the networks' passes: None = where the CPU has native bf16 (or on CUDA).
     bf16: bool | None = None
@@ -186,10 +185,7 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     targets = None
     if layout:
         _, ph, pw = spec.dit.patch
-        targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw))
-        if offsets:
-            targets = torch.cat([targets, layout_offsets(batch, frames, size, tf, (sf * ph, sf * pw))], dim=-1)
-        targets = targets.to(device)
+        targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw), offsets).to(device)
     return Encoded(z, strength, objects, batch.scenes, targets)
 
 

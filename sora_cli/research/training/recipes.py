@@ -41,6 +41,9 @@ LINEAR_VELOCITY = replace(LINEAR_DIT, dit=replace(LINEAR_DIT.dit, predicts="velo
 # Batches of 12 full-size clips, each used twice, and a layout head.
 LINEAR_SETTINGS = dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, time_std=1.0, ema=0.995,
                        warmup_steps=100, layout_weight=1.0, layout_block=2, layout_until=0.5)
+# Uniform times with shift 6, for training and sampling alike: linear-dit-banded's, and its variants'.
+BANDED = replace(LINEAR_VELOCITY, shift=6.0)
+BANDED_SETTINGS = LINEAR_SETTINGS | dict(time_mean=None)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -96,14 +99,13 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # evidence against another's and each token decides alone (the patchwork). Uniform times with v8's own
     # shift moved by that 4.5x ratio (shift 3 x sqrt(4.5), about 6) train 0.85 < t < 0.97 in 36% of the steps,
     # as v8 trained its own band, and sample there with the same shift.
-    "linear-dit-banded": (replace(LINEAR_VELOCITY, shift=6.0), LINEAR_SETTINGS | dict(time_mean=None)),
+    "linear-dit-banded": (BANDED, BANDED_SETTINGS),
     # linear-dit-banded whose layout head also learns where each object of a frame is, at every token of it
     # (TrainConfig.layout_offsets). benchmarks/token_reach.py finds every sora-mini DiT so far a local denoiser:
     # moving one token's input moves each other token's output by under 0.5% as much (v8: under 0.03%). A
     # fact of the whole frame at every token gives attention a direct reason to find the object from high
     # noise, where the flow loss alone rewards it only weakly.
-    "linear-dit-offsets": (replace(LINEAR_VELOCITY, shift=6.0),
-                           LINEAR_SETTINGS | dict(time_mean=None, layout_offsets=True)),
+    "linear-dit-offsets": (BANDED, BANDED_SETTINGS | dict(layout_offsets=True)),
     # A token a whole preview frame: 5x9 cells (72x40 pixels, 1,440 values; a full 16:9 frame is 2x2 tokens, other
     # aspects pad). Every sora-mini DiT so far denoises each token alone (token_reach.py), so here the token is
     # the frame: deciding where its one object goes is the token's own network's job, and attention is left
@@ -111,9 +113,8 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # frame-sized token is what the caption says. It predicts the clean clip (JiT): a token of 1,440 values
     # read out of 384 hidden ones cannot carry the noise a velocity holds (predicting the velocity, it still
     # drew cell noise after 20 budget minutes), where the clean frame lies near a low-dimensional set.
-    "linear-dit-frames": (replace(LINEAR_DIT, shift=6.0,
-                                  dit=replace(LINEAR_DIT.dit, patch=(1, 5, 9), dim=384, heads=6)),
-                          LINEAR_SETTINGS | dict(time_mean=None, layout_weight=0.0)),
+    "linear-dit-frames": (replace(BANDED, dit=replace(LINEAR_DIT.dit, patch=(1, 5, 9), dim=384, heads=6)),
+                          BANDED_SETTINGS | dict(layout_weight=0.0)),
     # linear-dit-velocity with tokens of 4x4 cells (32x32 pixels, 512 values): an object of the world (8-24
     # pixels) fits in one or two tokens instead of spreading over four to nine that each decide alone whether
     # they hold it, and a step has a quarter of the tokens.
