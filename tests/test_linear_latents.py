@@ -134,7 +134,7 @@ def test_an_interrupted_run_finishes_its_step_and_saves_it(tmp_path, monkeypatch
         trainer.run()
     assert finished == [0, 1]  # the step it arrived in ran to its end, and no other began
     fresh = loop.Trainer(cfg, lambda _: None)
-    saved = load(cfg.out, fresh.net, fresh.ema, fresh.optims, fresh.head)
+    saved = load(cfg.out, fresh.net, fresh.ema, fresh.optims, fresh.extras)
     assert saved["dit_steps"] == 2 and any("interrupted: saved" in line for line in logs)
     assert torch.equal(fresh.net.dit.proj_out.weight, trainer.net.dit.proj_out.weight)
     assert signal.getsignal(sig) is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler

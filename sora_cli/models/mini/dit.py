@@ -122,8 +122,11 @@ class DiT(nn.Module):
             return ((x.float() - out.float()) / t5).to(out.dtype)
         return out
 
-    def network(self, x: Tensor, t: Tensor, ctx: Tensor, ctx_mask: Tensor) -> Tensor:
-        """The network's own output: the velocity, or the clean latents (spec.predicts)."""
+    def network(self, x: Tensor, t: Tensor, ctx: Tensor, ctx_mask: Tensor, extra: Tensor | None = None) -> Tensor:
+        """The network's own output: the velocity, or the clean latents (spec.predicts).
+
+        `extra` (B, N, D), added to the token embeddings, is for training-only signals (token masking's flag).
+        """
         pt, ph, pw = self.spec.patch
         _, _, T, H, W = x.shape
         # Pad to whole patches so any latent size works; the padding is cropped off below.
@@ -135,6 +138,8 @@ class DiT(nn.Module):
         if self.spec.frame_positions:
             where = frame_position_features((gh, gw), (ph, pw), (H, W), h.device).to(h.dtype)
             h = h + repeat(self.frame_pos(where), "s d -> (t s) d", t=gt)
+        if extra is not None:
+            h = h + extra.to(h.dtype)
 
         frame_t = t[:, ::pt]  # (B, gt)
         c = self.time_embed(timestep_embedding(frame_t, self.spec.freq_dim).to(h.dtype))  # (B, gt, D)

@@ -18,12 +18,14 @@ from sora_cli.specs import ModelSpec
 
 
 def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer], state: dict,
-         head: nn.Module | None = None) -> None:
+         extras: dict[str, nn.Module] | None = None) -> None:
+    """`extras`: training-only modules by name (the layout head, token masking's flag): kept to resume, never
+    exported."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
-    if head is not None:  # a training-only head (layout alignment): kept to resume, never exported
-        tensors |= {f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    for name, module in (extras or {}).items():
+        tensors |= {f"{name}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     steps = {}
     for name, opt in optims.items():
         for index, (param_id, s) in enumerate(opt.state_dict()["state"].items()):
@@ -38,7 +40,7 @@ def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
 
 
 def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer],
-         head: nn.Module | None = None) -> dict:
+         extras: dict[str, nn.Module] | None = None) -> dict:
     from safetensors import safe_open
 
     path = folder / "checkpoint.safetensors"
@@ -47,8 +49,9 @@ def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
     tensors = load_file(str(path))
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=True)
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
-    if head is not None:
-        head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")}, strict=True)
+    for name, module in (extras or {}).items():
+        prefix = f"{name}."
+        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
     steps = json.loads(meta["steps"])
     for name, opt in optims.items():
         sd = opt.state_dict()

@@ -39,6 +39,7 @@ from sora_cli.research.training.data import (
 )
 from sora_cli.research.training.interrupts import deferred_interrupts
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
+from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid
 from sora_cli.research.world.captions import vocabulary
 from sora_cli.runtime import has_native_bf16
 from sora_cli.sampler import shift_time
@@ -93,6 +94,9 @@ class TrainConfig:
     # The head also predicts, at every token, where each object of its latent frame is (data.layout_targets'
     # offsets): a fact of the whole frame, which from high noise only attention to the other tokens can find.
     layout_offsets: bool = False
+    # Share of each clip's tokens shown as pure noise with a learned flag (research/training/token_masking.py):
+    # their loss can only fall by reading the other tokens. 0: none.
+    mask_ratio: float = 0.0
     # bfloat16 autocast for the networks' passes: None = where the CPU has native bf16 (or on CUDA).
     bf16: bool | None = None
     # "wall": minutes of wall-clock; "cpu": this process's CPU time over the machine's cores,
@@ -196,18 +200,26 @@ def sample_times(cfg: TrainConfig, count: int, device) -> torch.Tensor:
 
 
 def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: WordTokenizer, device,
-              batch: Encoded, head: torch.nn.Module | None = None, bf16: bool = False) -> float:
+              batch: Encoded, head: torch.nn.Module | None = None, bf16: bool = False,
+              masking: TokenMasking | None = None) -> float:
     """One flow-matching step on an encoded batch, with fresh noise, times and captions.
 
     The loss is on the velocity whatever the network predicts (JiT's x-prediction, v-loss);
-    with `head`, the layout alignment loss of the block it watches is added.
+    with `head`, the layout alignment loss of the block it watches is added; with `masking`,
+    some tokens are pure noise (t = 1) and flagged.
     """
     spec = cfg.spec
     z, strength = batch.z, batch.strength
     t = sample_times(cfg, z.shape[0], device)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
     noise = torch.randn_like(z)
-    tf5 = t_frame[:, None, :, None, None]
+    tf5 = t_frame[:, None, :, None, None].expand(-1, 1, -1, *z.shape[3:])  # (B, 1, L, h, w): a time per cell
+    extra = None
+    if masking is not None:
+        tokens = masking.draw(z.shape[0], token_grid(z.shape, spec.dit.patch),
+                              torch.Generator().manual_seed(rng.getrandbits(63))).to(device)
+        tf5 = torch.where(cell_mask(tokens, spec.dit.patch, z.shape[3:]), torch.ones_like(tf5), tf5)
+        extra = masking.extra(tokens)
     x_t = (1 - tf5) * z + tf5 * noise
     ids, mask, _ = batch_ids(tok, captions_for(batch.scenes, rng, DROP_TEXT), spec.text.max_tokens)
     ids, mask = ids.to(device), mask.to(device)
@@ -218,7 +230,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     try:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             ctx = net.text(ids, mask)
-            out = net.dit.network(x_t, t_frame, ctx, mask)
+            out = net.dit.network(x_t, t_frame, ctx, mask, extra)
     finally:
         if hook is not None:
             hook.remove()
@@ -228,7 +240,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
         # A clean prediction x0' has velocity error (x_t - x0') / t - (noise - x0) = (x0 - x0') / t: one
         # subtraction over the clip instead of four (each pass over a pixel clip costs ~80 ms on this CPU).
         error = (out.float() - z).square()
-        weight = weight / t_frame.clamp_min(MIN_TIME)[:, None, :, None, None] ** 2
+        weight = weight / tf5.clamp_min(MIN_TIME) ** 2
     else:
         error = (out.float() - (noise - z)).square()
     loss = (error * weight).sum() / norm
@@ -243,7 +255,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
 
 def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: WordTokenizer, device,
              sizes: list[tuple[int, int]], pool: LatentPool | None = None, head: torch.nn.Module | None = None,
-             bf16: bool = False) -> float:
+             bf16: bool = False, masking: TokenMasking | None = None) -> float:
     """One DiT step: on a freshly encoded batch, or (as often as the pool says) on an earlier one."""
     if pool is not None and pool.reuse_now(rng):
         batch = pool.draw(rng)
@@ -252,7 +264,7 @@ def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: Wo
                              world=cfg.world, offsets=cfg.layout_offsets)
         if pool is not None:
             pool.add(batch)
-    return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16)
+    return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16, masking)
 
 
 class Trainer:
@@ -279,6 +291,11 @@ class Trainer:
         self.optims["dit"] = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
         if self.head is not None:
             self.optims["head"] = torch.optim.AdamW(self.head.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
+        self.masking = TokenMasking(spec.dit.dim, cfg.mask_ratio).to(self.device) if cfg.mask_ratio else None
+        if self.masking is not None:
+            self.optims["masking"] = torch.optim.AdamW(self.masking.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
+        # Training-only modules, kept in checkpoints to resume and never exported.
+        self.extras = {name: m for name, m in (("head", self.head), ("masking", self.masking)) if m is not None}
         self.state = {"vae_steps": 0, "dit_steps": 0, "vae_seconds": 0.0, "dit_seconds": 0.0,
                       "stats": not self.has_vae, "snapshots": 0}
         self.clock = make_clock(cfg.clock)
@@ -290,7 +307,7 @@ class Trainer:
         cfg = self.cfg
         cfg.out.mkdir(parents=True, exist_ok=True)
         if (cfg.out / "checkpoint.safetensors").is_file():
-            self.state |= checkpoint.load(cfg.out, self.net, self.ema, self.optims, self.head)
+            self.state |= checkpoint.load(cfg.out, self.net, self.ema, self.optims, self.extras)
             self.log(f"resumed from {cfg.out}: {self.state}")
         elif cfg.init_from is not None:
             from sora_cli.weights import load_model
@@ -331,13 +348,13 @@ class Trainer:
                 if math.isnan(loss):
                     raise FloatingPointError(f"loss became NaN at {stage} step {state[stage + '_steps']}")
                 if now - last_ckpt > cfg.checkpoint_minutes * 60:
-                    checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
+                    checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.extras)
                     last_ckpt = now
                 self._snapshot_if_due()
                 try:
                     raise_if_interrupted()
                 except KeyboardInterrupt:
-                    checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
+                    checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.extras)
                     self.log(f"interrupted: saved {cfg.out / 'checkpoint.safetensors'} at {stage} step "
                              f"{state[stage + '_steps']}")
                     raise
@@ -345,7 +362,7 @@ class Trainer:
             self._measure_stats()
         # The budget's clock stops a run a step short of its last whole snapshot time: take it anyway.
         self._snapshot_if_due(slack=STEP_SLACK)
-        checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.head)
+        checkpoint.save(cfg.out, self.net, self.ema, self.optims, state, self.extras)
         self.log(f"saved {cfg.out / 'checkpoint.safetensors'}: {state}")
         return cfg.out
 
@@ -382,10 +399,11 @@ class Trainer:
             group["lr"] = cfg.dit_lr * warm * left
         aligning = self.head is not None and (now - dit_start) < cfg.layout_until * (end - dit_start)
         head = self.head if aligning else None
-        opt = self.optims["dit"]
-        if head is not None:  # one optimiser step for the DiT and the head together
-            opt = _Both(opt, self.optims["head"])
-        loss = dit_step(self.net, opt, self.rng, cfg, self.tok, self.device, self.sizes, self.pool, head, self.bf16)
+        # one optimiser step for the DiT and the training-only modules in use together
+        opt = _Both(self.optims["dit"], *(self.optims[name] for name in ("head", "masking")
+                                         if name in self.optims and (name != "head" or head is not None)))
+        loss = dit_step(self.net, opt, self.rng, cfg, self.tok, self.device, self.sizes, self.pool, head, self.bf16,
+                        self.masking)
         _ema_update(self.ema, self.net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
         return loss
 
@@ -404,7 +422,7 @@ class Trainer:
 
 
 class _Both:
-    """Two optimisers stepped as one (the DiT's and the layout head's)."""
+    """Optimisers stepped as one (the DiT's and the training-only modules')."""
 
     def __init__(self, *optims):
         self.optims = optims

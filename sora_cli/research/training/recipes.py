@@ -106,6 +106,11 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # fact of the whole frame at every token gives attention a direct reason to find the object from high
     # noise, where the flow loss alone rewards it only weakly.
     "linear-dit-offsets": (BANDED, BANDED_SETTINGS | dict(layout_offsets=True)),
+    # linear-dit-banded with a quarter of each clip's tokens shown as pure noise (t = 1) and flagged
+    # (research/training/token_masking.py). A masked token's own values say nothing, so its loss falls only as
+    # the DiT learns to read the other tokens and the caption, at every noise level: the attention that
+    # deciding the layout jointly needs, and that the flow loss alone rewards only in a narrow band of times.
+    "linear-dit-masked": (BANDED, BANDED_SETTINGS | dict(mask_ratio=0.25)),
     # A token a whole preview frame: 5x9 cells (72x40 pixels, 1,440 values; a full 16:9 frame is 2x2 tokens, other
     # aspects pad). Every sora-mini DiT so far denoises each token alone (token_reach.py), so here the token is
     # the frame: deciding where its one object goes is the token's own network's job, and attention is left

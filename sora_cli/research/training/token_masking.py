@@ -1,0 +1,53 @@
+"""Token masking for DiT training: some tokens of each clip are shown as pure noise.
+
+benchmarks/token_reach.py found every sora-mini DiT a local denoiser: a token decides from its own
+noisy values whether it holds an object, and nothing tells it that another token already does
+(the patchwork). A masked token's own values say nothing about its clip, so the only way to
+lower its loss is to read the other tokens and the caption: where the object is in the frames
+before and after, and in the rest of this frame. Unlike MaskDiT, which drops masked tokens and
+reconstructs them with a separate decoder, a masked token here stays in the sequence at t = 1
+(x_t is its noise) and keeps the ordinary flow target there (noise - x0), so the same output head
+learns it and nothing is added to the exported model. A learned flag on its input tells it apart
+from a token at the frame's own time.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class TokenMasking(nn.Module):
+    """A training-only flag added to masked tokens' inputs, and the share of tokens to mask."""
+
+    def __init__(self, dim: int, ratio: float):
+        super().__init__()
+        if not 0.0 < ratio < 1.0:
+            raise ValueError(f"mask ratio must be between 0 and 1, not {ratio}")
+        self.ratio = ratio
+        self.flag = nn.Parameter(torch.randn(dim) * 0.02)
+
+    def draw(self, batch: int, grid: tuple[int, int, int], generator: torch.Generator | None = None) -> Tensor:
+        """A random (batch, gt, gh, gw) boolean token mask with round(ratio x tokens) set in each clip."""
+        count = grid[0] * grid[1] * grid[2]
+        keys = torch.rand(batch, count, generator=generator)
+        ranks = keys.argsort(dim=1).argsort(dim=1)
+        return (ranks < round(self.ratio * count)).view(batch, *grid)
+
+    def extra(self, mask: Tensor) -> Tensor:
+        """What DiT.network adds to each token's embedding: the flag where masked, (B, N, D)."""
+        return mask.flatten(1)[..., None].to(self.flag.dtype) * self.flag
+
+
+def token_grid(shape: tuple[int, ...], patch: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The DiT's token grid for latents of shape (B, C, T, H, W): partial patches are padded to whole ones."""
+    pt, ph, pw = patch
+    _, _, T, H, W = shape
+    return T // pt, -(-H // ph), -(-W // pw)
+
+
+def cell_mask(mask: Tensor, patch: tuple[int, int, int], size: tuple[int, int]) -> Tensor:
+    """A (B, gt, gh, gw) token mask spread over latent cells: (B, 1, T, H, W), cropped to `size`."""
+    pt, ph, pw = patch
+    cells = mask.repeat_interleave(pt, 1).repeat_interleave(ph, 2).repeat_interleave(pw, 3)
+    return cells[:, None, :, : size[0], : size[1]]
