@@ -12,7 +12,7 @@ from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.research.training import loop
 from sora_cli.research.training.checkpoint import load
 from sora_cli.research.training.data import working_sizes
-from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid
+from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid, token_share
 from sora_cli.research.world.captions import vocabulary
 
 VELOCITY = replace(TINY_PIXELS, dit=replace(TINY_PIXELS.dit, predicts="velocity"),
@@ -34,6 +34,19 @@ def test_a_mask_takes_the_same_share_of_every_clip_and_covers_its_tokens_cells()
     assert torch.equal(extra.abs().sum(-1) > 0, mask.flatten(1))
     with pytest.raises(ValueError, match="between 0 and 1"):
         TokenMasking(8, 1.0)
+
+
+def test_masks_drawn_toward_objects_hide_more_of_them_and_as_many_tokens_in_all():
+    objects = torch.zeros(300, 1, 13, 10, 18)  # latent cells; one object of 2x4 cells in every latent frame
+    objects[:, :, :, 4:6, 6:10] = 1
+    share = token_share(objects, (1, 2, 2))
+    assert share.shape == (300, 13, 5, 9) and share.sum().item() == 300 * 13 * 2
+    on = share > 0
+    uniform = TokenMasking(8, 0.25).draw(300, (13, 5, 9), torch.Generator().manual_seed(0), share)
+    toward = TokenMasking(8, 0.25, object_weight=2.0).draw(300, (13, 5, 9), torch.Generator().manual_seed(0), share)
+    assert uniform[on].float().mean().item() == pytest.approx(0.25, abs=0.03)
+    assert toward[on].float().mean().item() > 0.45 and toward[~on].float().mean().item() < 0.25
+    assert toward.flatten(1).sum(1).eq(round(0.25 * 585)).all()
 
 
 def test_masked_tokens_are_pure_noise_at_time_one_and_only_they_carry_the_flag(tmp_path, monkeypatch):

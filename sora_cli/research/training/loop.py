@@ -39,7 +39,7 @@ from sora_cli.research.training.data import (
 )
 from sora_cli.research.training.interrupts import deferred_interrupts
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
-from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid
+from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid, token_share
 from sora_cli.research.world.captions import vocabulary
 from sora_cli.runtime import has_native_bf16
 from sora_cli.sampler import shift_time
@@ -97,6 +97,8 @@ class TrainConfig:
     # Share of each clip's tokens shown as pure noise with a learned flag (research/training/token_masking.py):
     # their loss can only fall by reading the other tokens. 0: none.
     mask_ratio: float = 0.0
+    # A token is masked 1 + this x (the share of it objects cover) times as readily (TokenMasking.draw).
+    mask_object_weight: float = 0.0
     # bfloat16 autocast for the networks' passes: None = where the CPU has native bf16 (or on CUDA).
     bf16: bool | None = None
     # "wall": minutes of wall-clock; "cpu": this process's CPU time over the machine's cores,
@@ -217,7 +219,8 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     extra = None
     if masking is not None:
         tokens = masking.draw(z.shape[0], token_grid(z.shape, spec.dit.patch),
-                              torch.Generator().manual_seed(rng.getrandbits(63))).to(device)
+                              torch.Generator().manual_seed(rng.getrandbits(63)),
+                              token_share(batch.objects, spec.dit.patch)).to(device)
         tf5 = torch.where(cell_mask(tokens, spec.dit.patch, z.shape[3:]), torch.ones_like(tf5), tf5)
         extra = masking.extra(tokens)
     x_t = (1 - tf5) * z + tf5 * noise
@@ -291,7 +294,7 @@ class Trainer:
         self.optims["dit"] = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
         if self.head is not None:
             self.optims["head"] = torch.optim.AdamW(self.head.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
-        self.masking = TokenMasking(spec.dit.dim, cfg.mask_ratio).to(self.device) if cfg.mask_ratio else None
+        self.masking = TokenMasking(spec.dit.dim, cfg.mask_ratio, cfg.mask_object_weight).to(self.device) if cfg.mask_ratio else None
         if self.masking is not None:
             self.optims["masking"] = torch.optim.AdamW(self.masking.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
         # Training-only modules, kept in checkpoints to resume and never exported.

@@ -14,24 +14,35 @@ from a token at the frame's own time.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
 class TokenMasking(nn.Module):
     """A training-only flag added to masked tokens' inputs, and the share of tokens to mask."""
 
-    def __init__(self, dim: int, ratio: float):
+    def __init__(self, dim: int, ratio: float, object_weight: float = 0.0):
         super().__init__()
         if not 0.0 < ratio < 1.0:
             raise ValueError(f"mask ratio must be between 0 and 1, not {ratio}")
-        self.ratio = ratio
+        self.ratio, self.object_weight = ratio, object_weight
         self.flag = nn.Parameter(torch.randn(dim) * 0.02)
 
-    def draw(self, batch: int, grid: tuple[int, int, int], generator: torch.Generator | None = None) -> Tensor:
-        """A random (batch, gt, gh, gw) boolean token mask with round(ratio x tokens) set in each clip."""
+    def draw(self, batch: int, grid: tuple[int, int, int], generator: torch.Generator | None = None,
+             objects: Tensor | None = None) -> Tensor:
+        """A random (batch, gt, gh, gw) boolean token mask with round(ratio x tokens) set in each clip.
+
+        With `objects` (batch, gt, gh, gw), the share of each token the renderer's objects cover, a token
+        is drawn 1 + object_weight x share times as readily: a masked background token is told by any
+        unmasked one, so uniform masks teach mostly the background, and an object's hidden part is what
+        only agreement with its visible part (in this frame and the next) can find.
+        """
         count = grid[0] * grid[1] * grid[2]
         keys = torch.rand(batch, count, generator=generator)
-        ranks = keys.argsort(dim=1).argsort(dim=1)
+        if objects is not None and self.object_weight:
+            # Weighted sampling without replacement (Efraimidis-Spirakis): the largest u^(1/w) win.
+            keys = keys.log() / (1 + self.object_weight * objects.reshape(batch, count).float().cpu())
+        ranks = keys.argsort(dim=1, descending=True).argsort(dim=1)
         return (ranks < round(self.ratio * count)).view(batch, *grid)
 
     def extra(self, mask: Tensor) -> Tensor:
@@ -44,6 +55,14 @@ def token_grid(shape: tuple[int, ...], patch: tuple[int, int, int]) -> tuple[int
     pt, ph, pw = patch
     _, _, T, H, W = shape
     return T // pt, -(-H // ph), -(-W // pw)
+
+
+def token_share(cells: Tensor, patch: tuple[int, int, int]) -> Tensor:
+    """(B, 1, T, H, W) per-cell values (1 on object cells) -> their mean over each token, (B, gt, gh, gw)."""
+    pt, ph, pw = patch
+    _, _, _, H, W = cells.shape
+    padded = F.pad(cells.float(), (0, (-W) % pw, 0, (-H) % ph))
+    return F.avg_pool3d(padded, patch)[:, 0]
 
 
 def cell_mask(mask: Tensor, patch: tuple[int, int, int], size: tuple[int, int]) -> Tensor:
