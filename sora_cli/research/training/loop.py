@@ -294,8 +294,9 @@ class Trainer:
         self.optims["dit"] = torch.optim.AdamW(dit_params, lr=cfg.dit_lr, betas=(0.9, 0.99), weight_decay=0.01)
         if self.head is not None:
             self.optims["head"] = torch.optim.AdamW(self.head.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
-        self.masking = TokenMasking(spec.dit.dim, cfg.mask_ratio, cfg.mask_object_weight).to(self.device) if cfg.mask_ratio else None
-        if self.masking is not None:
+        self.masking = None
+        if cfg.mask_ratio:
+            self.masking = TokenMasking(spec.dit.dim, cfg.mask_ratio, cfg.mask_object_weight).to(self.device)
             self.optims["masking"] = torch.optim.AdamW(self.masking.parameters(), lr=cfg.dit_lr, weight_decay=0.0)
         # Training-only modules, kept in checkpoints to resume and never exported.
         self.extras = {name: m for name, m in (("head", self.head), ("masking", self.masking)) if m is not None}
