@@ -78,10 +78,16 @@ class DiTSpec:
     # Also condition every token's adaLN on the caption's mean token (beside cross-attention),
     # so the prompt reaches the layout from the first step of sampling.
     pooled_text: bool = False
+    # A depthwise convolution over the token grid in every block (t, h, w kernel; None: none), as
+    # SANA's Mix-FFN: each token reads its neighbours' features from the first step, where attention
+    # must learn to (benchmarks/token_reach.py found every attention-only DiT here a local denoiser).
+    local_kernel: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.predicts not in ("velocity", "clean"):
             raise ValueError(f"unknown prediction '{self.predicts}' (use velocity or clean)")
+        if self.local_kernel is not None and any(k < 1 or k % 2 == 0 for k in self.local_kernel):
+            raise ValueError(f"local_kernel sizes must be odd and positive, not {self.local_kernel}")
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,34 @@ def test_a_model_grows_deeper_from_weights_of_a_shallower_one():
     assert _same_dit_output(grown, old)  # the new blocks pass through
 
 
+def test_a_model_grows_local_mixing_from_weights_made_without_it():
+    old = _trained_looking_tiny_model()
+    grown = VideoModel(replace(TINY, dit=replace(TINY.dit, local_kernel=(3, 3, 3))))
+    new = grow_into(grown, old.state_dict())
+    assert new and all(".local." in name for name in new)
+    assert _same_dit_output(grown, old)  # a zero convolution adds nothing
+
+
+def test_local_mixing_lets_a_token_move_its_neighbours_and_no_further():
+    # With attention's output zeroed, a token's input reaches only the tokens within the kernels'
+    # reach: one token per block and axis, so two blocks of 3x3x3 reach two tokens away.
+    for kernel, reaches in (((3, 3, 3), True), (None, False)):
+        dit = _randomised_dit(DiTSpec(dim=32, depth=2, heads=2, local_kernel=kernel))
+        for block in dit.blocks:
+            torch.nn.init.zeros_(block.attn.o.weight)
+            torch.nn.init.zeros_(block.attn.o.bias)
+        ctx, mask = torch.randn(1, 3, 16), torch.ones(1, 3, dtype=torch.bool)
+        x = torch.randn(1, 4, 3, 8, 16)  # a grid of 3 x 4 x 8 tokens of 2x2 cells
+        moved = x.clone()
+        moved[:, :, 1, 0:2, 0:2] += 3.0  # token (1, 0, 0)
+        with torch.no_grad():
+            change = (dit(moved, torch.full((1, 3), 0.5), ctx, mask) - dit(x, torch.full((1, 3), 0.5), ctx, mask)).abs()
+        token = lambda t, y, x: change[:, :, t, 2 * y:2 * y + 2, 2 * x:2 * x + 2].max().item()  # noqa: E731
+        assert token(1, 0, 0) > 1e-3
+        assert (token(2, 1, 2) > 1e-4) == reaches  # two tokens away on one axis, one on the others
+        assert token(1, 0, 3) < 1e-6 and token(1, 3, 0) < 1e-6  # three tokens away: out of reach
+
+
 def test_rope_splits_head_channels_and_encodes_each_axis():
     assert sum(axis_dims(64)) == 64 and all(d % 2 == 0 for d in axis_dims(48))
     cos, sin = rope_3d((2, 3, 4), 24, 10000.0)

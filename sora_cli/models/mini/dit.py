@@ -58,6 +58,23 @@ def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     return x * (1 + scale) + shift
 
 
+class LocalMixing(nn.Module):
+    """A depthwise convolution over the token grid, added to the residual stream (zero at the start,
+    so a block grown into a trained model changes nothing until it learns)."""
+
+    def __init__(self, dim: int, kernel: tuple[int, int, int]):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.conv = nn.Conv3d(dim, dim, kernel, padding=tuple(k // 2 for k in kernel), groups=dim)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x: Tensor, grid: tuple[int, int, int]) -> Tensor:
+        gt, gh, gw = grid
+        h = rearrange(self.norm(x), "b (t h w) d -> b d t h w", t=gt, h=gh, w=gw)
+        return rearrange(self.conv(h), "b d t h w -> b (t h w) d")
+
+
 class DiTBlock(nn.Module):
     def __init__(self, spec: DiTSpec):
         super().__init__()
@@ -68,6 +85,7 @@ class DiTBlock(nn.Module):
         self.cross = Attention(d, spec.heads)
         self.norm3 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.mlp = MLP(d, spec.mlp_ratio)
+        self.local = LocalMixing(d, spec.local_kernel) if spec.local_kernel else None
         self.ada = nn.Linear(d, 6 * d)
         # Every block starts as the identity: adaLN-Zero gates self-attention and the MLP, and the
         # ungated cross-attention starts with a zero output (so grown blocks change nothing).
@@ -76,12 +94,14 @@ class DiTBlock(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor,
-                rope: tuple[Tensor, Tensor]) -> Tensor:
+                rope: tuple[Tensor, Tensor], grid: tuple[int, int, int]) -> Tensor:
         # c is one vector a latent frame (B, T, D): modulate there, then spread to the frame's
         # tokens; the Linear on every token instead cost a quarter of a block's matmuls.
         mods = repeat(self.ada(F.silu(c)), "b t d -> b (t s) d", s=x.shape[1] // c.shape[1])
         shift1, scale1, gate1, shift2, scale2, gate2 = mods.chunk(6, dim=-1)
         x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope)
+        if self.local is not None:
+            x = x + self.local(x, grid)
         x = x + self.cross(self.norm2(x), ctx, ctx_mask)
         return x + gate2 * self.mlp(modulate(self.norm3(x), shift2, scale2))
 
@@ -150,7 +170,7 @@ class DiT(nn.Module):
         ctx = self.text_proj(ctx)
         rope = rope_3d((gt, gh, gw), self.spec.dim // self.spec.heads, self.spec.rope_theta, h.device)
         for block in self.blocks:
-            h = block(h, c, ctx, ctx_mask, rope)
+            h = block(h, c, ctx, ctx_mask, rope, (gt, gh, gw))
 
         shift, scale = repeat(self.ada_out(F.silu(c)), "b t d -> b (t s) d", s=gh * gw).chunk(2, dim=-1)
         out = self.proj_out(modulate(self.norm_out(h), shift, scale))  # (B, N, patch_dim)
