@@ -220,7 +220,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     if masking is not None:
         tokens = masking.draw(z.shape[0], token_grid(z.shape, spec.dit.patch),
                               torch.Generator().manual_seed(rng.getrandbits(63)),
-                              token_share(batch.objects, spec.dit.patch)).to(device)
+                              token_share(batch.objects, spec.dit.patch) if masking.object_weight else None).to(device)
         tf5 = torch.where(cell_mask(tokens, spec.dit.patch, z.shape[3:]), torch.ones_like(tf5), tf5)
         extra = masking.extra(tokens)
     x_t = (1 - tf5) * z + tf5 * noise
@@ -404,8 +404,8 @@ class Trainer:
         aligning = self.head is not None and (now - dit_start) < cfg.layout_until * (end - dit_start)
         head = self.head if aligning else None
         # one optimiser step for the DiT and the training-only modules in use together
-        opt = _Both(self.optims["dit"], *(self.optims[name] for name in ("head", "masking")
-                                         if name in self.optims and (name != "head" or head is not None)))
+        names = ["dit"] + ["head"] * (head is not None) + ["masking"] * (self.masking is not None)
+        opt = _Both(*(self.optims[name] for name in names))
         loss = dit_step(self.net, opt, self.rng, cfg, self.tok, self.device, self.sizes, self.pool, head, self.bf16,
                         self.masking)
         _ema_update(self.ema, self.net, min(cfg.ema, (1 + state["dit_steps"]) / (10 + state["dit_steps"])))
