@@ -120,6 +120,10 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # SANA's Mix-FFN). A token then reads its neighbours' evidence from the first step instead of waiting for attention
     # to learn it, so the tokens an object spans can decide together; six blocks reach 13x13 tokens, a whole frame.
     "linear-dit-local": (replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3))), BANDED_SETTINGS),
+    # Both of round six's (docs/sora-mini-bakeoff.md): neighbours read from the first step, and masks drawn toward
+    # objects, whose hidden parts only agreement with the visible ones can find.
+    "linear-dit-local-masked": (replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3))),
+                                BANDED_SETTINGS | dict(mask_ratio=0.25, mask_object_weight=2.0)),
     # A token a whole preview frame: 5x9 cells (72x40 pixels, 1,440 values; a full 16:9 frame is 2x2 tokens, other
     # aspects pad). Every sora-mini DiT so far denoises each token alone (token_reach.py), so here the token is
     # the frame: deciding where its one object goes is the token's own network's job, and attention is left
