@@ -39,7 +39,7 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
     from sora_cli.research.evaluation import held_out_scenes
     from sora_cli.research.training.data import foreground, latent_grid
     from sora_cli.research.training.recipes import recipe
-    from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid
+    from sora_cli.research.training.token_masking import TokenMasking
     from sora_cli.research.world.captions import vocabulary
     from sora_cli.research.world.render import render as render_world
 
@@ -64,14 +64,14 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
             background = z.masked_fill(objects, float("nan")).flatten(2).nanmedian(dim=2).values[..., None, None, None]
             gen = torch.Generator().manual_seed(i)
             noise = torch.randn(z.shape, generator=gen)
-            hidden = masking.draw(1, token_grid(z.shape, spec.dit.patch), gen)
-            cells = cell_mask(hidden, spec.dit.patch, z.shape[3:]).expand_as(z)
+            cells, flag = masking.hide(z.shape, spec.dit.patch, gen)
+            cells = cells.expand_as(z)
             x = torch.where(cells, noise, (1 - t) * z + t * noise)
             ids, mask, _ = batch_ids(tok, [prompt], spec.text.max_tokens)
             ctx = net.text(ids, mask)
             times = torch.full((1, z.shape[2]), t)
             clean = {}
-            for name, extra in (("flag", masking.extra(hidden) if has_flag else None), ("none", None)):
+            for name, extra in (("flag", flag if has_flag else None), ("none", None)):
                 out = net.dit.network(x, times, ctx, mask, extra)
                 v = out if spec.dit.predicts == "velocity" else (x - out) / t
                 clean[name] = torch.where(cells, noise - v, x - t * v)

@@ -54,6 +54,13 @@ def frame_position_features(grid: tuple[int, int], patch: tuple[int, int], size:
     return torch.cat([coords * 2 - 1, aspect, angles.cos(), angles.sin()], dim=-1)
 
 
+def token_grid(shape: tuple[int, ...], patch: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The token grid of latents shaped (B, C, T, H, W): partial patches are padded to whole ones."""
+    pt, ph, pw = patch
+    _, _, T, H, W = shape
+    return T // pt, -(-H // ph), -(-W // pw)
+
+
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     return x * (1 + scale) + shift
 
@@ -152,7 +159,7 @@ class DiT(nn.Module):
         # Pad to whole patches so any latent size works; the padding is cropped off below.
         pad_h, pad_w = (-H) % ph, (-W) % pw
         x = F.pad(x, (0, pad_w, 0, pad_h, 0, 0), mode="replicate") if pad_h or pad_w else x
-        gt, gh, gw = T // pt, (H + pad_h) // ph, (W + pad_w) // pw
+        gt, gh, gw = token_grid(x.shape, self.spec.patch)
         tokens = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
         h = self.patch_embed(tokens)  # (B, N, D)
         if self.spec.frame_positions:

@@ -39,7 +39,7 @@ from sora_cli.research.training.data import (
 )
 from sora_cli.research.training.interrupts import deferred_interrupts
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
-from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_grid, token_share
+from sora_cli.research.training.token_masking import TokenMasking
 from sora_cli.research.world.captions import vocabulary
 from sora_cli.runtime import has_native_bf16
 from sora_cli.sampler import shift_time
@@ -218,11 +218,9 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     tf5 = t_frame[:, None, :, None, None].expand(-1, 1, -1, *z.shape[3:])  # (B, 1, L, h, w): a time per cell
     extra = None
     if masking is not None:
-        tokens = masking.draw(z.shape[0], token_grid(z.shape, spec.dit.patch),
-                              torch.Generator().manual_seed(rng.getrandbits(63)),
-                              token_share(batch.objects, spec.dit.patch) if masking.object_weight else None).to(device)
-        tf5 = torch.where(cell_mask(tokens, spec.dit.patch, z.shape[3:]), torch.ones_like(tf5), tf5)
-        extra = masking.extra(tokens)
+        hidden, extra = masking.hide(z.shape, spec.dit.patch, torch.Generator().manual_seed(rng.getrandbits(63)),
+                                     batch.objects)
+        tf5 = torch.where(hidden, torch.ones_like(tf5), tf5)
     x_t = (1 - tf5) * z + tf5 * noise
     ids, mask, _ = batch_ids(tok, captions_for(batch.scenes, rng, DROP_TEXT), spec.text.max_tokens)
     ids, mask = ids.to(device), mask.to(device)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sora_cli.models.mini.dit import token_grid
+
 
 class TokenMasking(nn.Module):
     """A training-only flag added to masked tokens' inputs, and the share of tokens to mask."""
@@ -49,17 +51,19 @@ class TokenMasking(nn.Module):
         """What DiT.network adds to each token's embedding: the flag where masked, (B, N, D)."""
         return mask.flatten(1)[..., None].to(self.flag.dtype) * self.flag
 
-
-def token_grid(shape: tuple[int, ...], patch: tuple[int, int, int]) -> tuple[int, int, int]:
-    """The DiT's token grid for latents of shape (B, C, T, H, W): partial patches are padded to whole ones."""
-    pt, ph, pw = patch
-    _, _, T, H, W = shape
-    return T // pt, -(-H // ph), -(-W // pw)
+    def hide(self, shape: tuple[int, ...], patch: tuple[int, int, int], generator: torch.Generator | None = None,
+             objects: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """A mask for latents shaped (B, C, T, H, W), with the DiT's `patch`: -> (the hidden latent cells,
+        (B, 1, T, H, W) bool, and `extra` for DiT.network), on the flag's device. `objects` (B, 1, T, H, W),
+        1 on object cells, draws the mask toward them when object_weight is set."""
+        share = token_share(objects, patch) if objects is not None and self.object_weight else None
+        tokens = self.draw(shape[0], token_grid(shape, patch), generator, share).to(self.flag.device)
+        return cell_mask(tokens, patch, shape[3:]), self.extra(tokens)
 
 
 def token_share(cells: Tensor, patch: tuple[int, int, int]) -> Tensor:
     """(B, 1, T, H, W) per-cell values (1 on object cells) -> their mean over each token, (B, gt, gh, gw)."""
-    pt, ph, pw = patch
+    _, ph, pw = patch
     _, _, _, H, W = cells.shape
     padded = F.pad(cells.float(), (0, (-W) % pw, 0, (-H) % ph))
     return F.avg_pool3d(padded, patch)[:, 0]
