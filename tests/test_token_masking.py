@@ -7,13 +7,17 @@ import pytest
 import torch
 from test_pixels import TINY_PIXELS
 
+from sora_cli.models.mini.dit import token_grid
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.research.training import loop
 from sora_cli.research.training.checkpoint import load
 from sora_cli.research.training.data import working_sizes
-from sora_cli.models.mini.dit import token_grid
-from sora_cli.research.training.token_masking import TokenMasking, cell_mask, token_share
+from sora_cli.research.training.token_masking import (
+    TokenMasking,
+    cell_mask,
+    token_share,
+)
 from sora_cli.research.world.captions import vocabulary
 
 VELOCITY = replace(TINY_PIXELS, dit=replace(TINY_PIXELS.dit, predicts="velocity"),
