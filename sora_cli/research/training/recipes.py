@@ -44,6 +44,9 @@ LINEAR_SETTINGS = dict(vae_minutes=0.0, batch_scale=4, reuse=2, time_mean=0.5, t
 # Uniform times with shift 6, for training and sampling alike: linear-dit-banded's, and its variants'.
 BANDED = replace(LINEAR_VELOCITY, shift=6.0)
 BANDED_SETTINGS = LINEAR_SETTINGS | dict(time_mean=None)
+# Round six's two ways to make tokens read each other, named once for the recipes that use them.
+LOCAL = replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3)))
+MASKED_OBJECTS = dict(mask_ratio=0.25, mask_object_weight=2.0)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -115,15 +118,14 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # minutes of uniform masks from linear-dit-velocity's weights, a masked token is filled with its frame's background
     # (its error fell from 3.3 to 0.5) but the hidden half of a ball is not drawn, although the other half and the
     # frames either side show it.
-    "linear-dit-masked-objects": (BANDED, BANDED_SETTINGS | dict(mask_ratio=0.25, mask_object_weight=2.0)),
+    "linear-dit-masked-objects": (BANDED, BANDED_SETTINGS | MASKED_OBJECTS),
     # linear-dit-banded with a depthwise 3x3x3 convolution over the token grid in every block (DiTSpec.local_kernel,
     # SANA's Mix-FFN). A token then reads its neighbours' evidence from the first step instead of waiting for attention
     # to learn it, so the tokens an object spans can decide together; six blocks reach 13x13 tokens, a whole frame.
-    "linear-dit-local": (replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3))), BANDED_SETTINGS),
+    "linear-dit-local": (LOCAL, BANDED_SETTINGS),
     # Both of round six's (docs/sora-mini-bakeoff.md): neighbours read from the first step, and masks drawn toward
     # objects, whose hidden parts only agreement with the visible ones can find.
-    "linear-dit-local-masked": (replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3))),
-                                BANDED_SETTINGS | dict(mask_ratio=0.25, mask_object_weight=2.0)),
+    "linear-dit-local-masked": (LOCAL, BANDED_SETTINGS | MASKED_OBJECTS),
     # A token a whole preview frame: 5x9 cells (72x40 pixels, 1,440 values; a full 16:9 frame is 2x2 tokens, other
     # aspects pad). Every sora-mini DiT so far denoises each token alone (token_reach.py), so here the token is
     # the frame: deciding where its one object goes is the token's own network's job, and attention is left
