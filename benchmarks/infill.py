@@ -37,6 +37,7 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
     from sora_cli.models.mini.network import VideoModel
     from sora_cli.models.mini.tokenizer import WordTokenizer
     from sora_cli.research.evaluation import held_out_scenes
+    from sora_cli.research.training.checkpoint import section
     from sora_cli.research.training.data import foreground, latent_grid
     from sora_cli.research.training.recipes import recipe
     from sora_cli.research.training.token_masking import TokenMasking
@@ -46,39 +47,43 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
     spec = recipe(recipe_name)[0]
     net = VideoModel(spec)
     tensors = load_file(str(checkpoint / "checkpoint.safetensors"))
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    net.load_state_dict(section(tensors, "ema"))
     masking = TokenMasking(spec.dit.dim, ratio)
-    has_flag = "masking.flag" in tensors
+    has_flag = bool(section(tensors, "masking"))
     if has_flag:
-        masking.flag.data = tensors["masking.flag"]
+        masking.load_state_dict(section(tensors, "masking"))
     tok = WordTokenizer(vocabulary())
     tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
+    # Each clip, its noise and its mask once: every time t judges the same hidden cells.
+    prepared = []
+    for i, (scene, prompt, _) in enumerate(held_out_scenes(clips, 0)):
+        frames = render_world(scene, 144, 80, spec.window_frames)
+        video = to_model(frames).permute(1, 0, 2, 3)[None]
+        z = net.vae.encode(video)
+        objects = latent_grid(foreground(video), tf, sf).bool().expand_as(z)
+        background = z.masked_fill(objects, float("nan")).flatten(2).nanmedian(dim=2).values[..., None, None, None]
+        gen = torch.Generator().manual_seed(i)
+        noise = torch.randn(z.shape, generator=gen)
+        cells, flag = masking.hide(z.shape, spec.dit.patch, gen)
+        cells = cells.expand_as(z)
+        ids, mask, _ = batch_ids(tok, [prompt], spec.text.max_tokens)
+        obj = cells & objects
+        prepared.append((frames, z, noise, cells, flag if has_flag else None, net.text(ids, mask), mask, obj,
+                         cells & ~objects, (background.expand_as(z) - z)[obj].square().sum().item()))
     rows, pictures = [], []
     for t in TIMES:
         sums = {"obj_flag": 0.0, "obj_none": 0.0, "obj_bg": 0.0, "bg_flag": 0.0, "bg_cells": 0.0}
-        for i, (scene, prompt, _) in enumerate(held_out_scenes(clips, 0)):
-            frames = render_world(scene, 144, 80, spec.window_frames)
-            video = to_model(frames).permute(1, 0, 2, 3)[None]
-            z = net.vae.encode(video)
-            objects = latent_grid(foreground(video), tf, sf).bool().expand_as(z)
-            background = z.masked_fill(objects, float("nan")).flatten(2).nanmedian(dim=2).values[..., None, None, None]
-            gen = torch.Generator().manual_seed(i)
-            noise = torch.randn(z.shape, generator=gen)
-            cells, flag = masking.hide(z.shape, spec.dit.patch, gen)
-            cells = cells.expand_as(z)
+        for i, (frames, z, noise, cells, flag, ctx, mask, obj, bg, obj_bg) in enumerate(prepared):
             x = torch.where(cells, noise, (1 - t) * z + t * noise)
-            ids, mask, _ = batch_ids(tok, [prompt], spec.text.max_tokens)
-            ctx = net.text(ids, mask)
             times = torch.full((1, z.shape[2]), t)
             clean = {}
-            for name, extra in (("flag", flag if has_flag else None), ("none", None)):
+            for name, extra in (("flag", flag), ("none", None)):
                 out = net.dit.network(x, times, ctx, mask, extra)
                 v = out if spec.dit.predicts == "velocity" else (x - out) / t
                 clean[name] = torch.where(cells, noise - v, x - t * v)
-            obj, bg = cells & objects, cells & ~objects
             sums["obj_flag"] += (clean["flag"] - z)[obj].square().sum().item()
             sums["obj_none"] += (clean["none"] - z)[obj].square().sum().item()
-            sums["obj_bg"] += (background.expand_as(z) - z)[obj].square().sum().item()
+            sums["obj_bg"] += obj_bg
             sums["bg_flag"] += (clean["flag"] - z)[bg].square().sum().item()
             sums["bg_cells"] += bg.sum().item()
             if png is not None and t == 0.6 and i < 6:

@@ -39,6 +39,12 @@ def save(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
     tmp.replace(folder / "checkpoint.safetensors")
 
 
+def section(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """One module's state out of a checkpoint's tensors: `name` is "net", "ema" or an extra's name."""
+    prefix = f"{name}."
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.optim.Optimizer],
          extras: dict[str, nn.Module] | None = None) -> dict:
     from safetensors import safe_open
@@ -47,11 +53,10 @@ def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     tensors = load_file(str(path))
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=True)
-    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
+    net.load_state_dict(section(tensors, "net"), strict=True)
+    ema.load_state_dict(section(tensors, "ema"), strict=True)
     for name, module in (extras or {}).items():
-        prefix = f"{name}."
-        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
+        module.load_state_dict(section(tensors, name), strict=True)
     steps = json.loads(meta["steps"])
     for name, opt in optims.items():
         sd = opt.state_dict()
@@ -70,8 +75,7 @@ def load(folder: Path, net: nn.Module, ema: nn.Module, optims: dict[str, torch.o
 def export(folder: Path, spec: ModelSpec, target: Path, dtype: torch.dtype = torch.float16) -> None:
     """Write the EMA weights of a checkpoint as a model folder that `sora` loads."""
     net = VideoModel(spec)
-    tensors = load_file(str(folder / "checkpoint.safetensors"))
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
+    net.load_state_dict(section(load_file(str(folder / "checkpoint.safetensors")), "ema"), strict=True)
     export_net(net, spec, target, dtype)
 
 
