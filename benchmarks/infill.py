@@ -36,6 +36,7 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
     from sora_cli.models.interface import batch_ids
     from sora_cli.models.mini.network import VideoModel
     from sora_cli.models.mini.tokenizer import WordTokenizer
+    from sora_cli.noise import draw as draw_noise
     from sora_cli.research.evaluation import held_out_scenes
     from sora_cli.research.training.checkpoint import section
     from sora_cli.research.training.data import foreground, latent_grid
@@ -63,7 +64,7 @@ def infill(checkpoint: Path, recipe_name: str, clips: int, ratio: float, png: Pa
         objects = latent_grid(foreground(video), tf, sf).bool().expand_as(z)
         background = z.masked_fill(objects, float("nan")).flatten(2).nanmedian(dim=2).values[..., None, None, None]
         gen = torch.Generator().manual_seed(i)
-        noise = torch.randn(z.shape, generator=gen)
+        noise = draw_noise(z.shape, spec.noise, gen)  # what the recipe trains on
         cells, flag = masking.hide(z.shape, spec.dit.patch, gen)
         cells = cells.expand_as(z)
         ids, mask, _ = batch_ids(tok, [prompt], spec.text.max_tokens)

@@ -37,7 +37,7 @@ def strip(model: str, prompts: list[str], seeds: int, columns: int, preset: str,
 
     device = torch.device("cpu")
     loaded = load_model(model, device, resolve_dtype(dtype, device))
-    if sampler:  # the spec's sampler settings overridden (guidance_interval, shift)
+    if sampler:  # the spec's sampler settings overridden (guidance_interval, shift, guidance_focus)
         loaded = replace(loaded, spec=replace(loaded.spec, **sampler))
     engine = Engine(loaded)
     rows = []
@@ -95,6 +95,8 @@ def main() -> None:
     ap.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"),
                     help="times t (1 = noise) at which guidance applies (default: the model's)")
     ap.add_argument("--shift", type=float, help="the sampler's time shift (default: the model's)")
+    ap.add_argument("--guidance-focus", type=float, help="guide only the tokens the prompt pulls hardest "
+                                                           "(0: all; default: the model's)")
     ap.add_argument("--storyboard", type=Path, help="a row per shot of this storyboard instead of the prompts")
     ap.add_argument("--out", type=Path, default=Path("docs/examples.png"))
     args = ap.parse_args()
@@ -102,7 +104,7 @@ def main() -> None:
         image = storyboard_strip(args.model, args.storyboard, args.columns, args.dtype)
     else:
         sampler = {"guidance_interval": tuple(args.guidance_interval) if args.guidance_interval else None,
-                   "shift": args.shift}
+                   "shift": args.shift, "guidance_focus": args.guidance_focus}
         image = strip(args.model, args.prompts, args.seeds, args.columns, args.preset, args.dtype, args.guidance,
                       {k: v for k, v in sampler.items() if v is not None})
     write_png(image, args.out)

@@ -47,7 +47,8 @@ def metadata(plan: ClipPlan, model_source: str, extra: dict | None = None) -> di
     data = {
         "sora_cli": __version__, "mode": job.mode, "prompt": job.prompt, "negative": s.negative,
         "seed": job.seed, "model": plan.model_name, "model_source": model_source,
-        "steps": s.steps, "guidance": s.guidance, "guidance_interval": list(s.guidance_interval), "shift": s.shift,
+        "steps": s.steps, "guidance": s.guidance, "guidance_interval": list(s.guidance_interval),
+        "guidance_focus": s.guidance_focus, "shift": s.shift,
         "width": width, "height": height, "fps": job.fps, "working_size": [s.width, s.height],
         "preview": job.preview, "image": job.image_path, "video": job.video_path,
         "command": rerender_command(job, job.preview), "unknown_words": list(plan.unknown_words),

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 from torch import Tensor
 
 from sora_cli.conditioning import Condition, place
@@ -25,6 +23,7 @@ from sora_cli.frames import (
     to_uint8,
 )
 from sora_cli.models.interface import LoadedModel
+from sora_cli.noise import draw as draw_noise
 from sora_cli.sampler import guided, sample, schedule
 from sora_cli.seams import fade_in_joins
 
@@ -46,6 +45,7 @@ class Settings:
     # Time t at which sampling starts: 1 is pure noise; v2v starts lower, from its noised source (SDEdit).
     start_time: float = 1.0
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # times t at which guidance applies
+    guidance_focus: float = 0.0  # guidance only where the prompt pulls hardest (sampler.focus_mask)
 
 
 def window_seed(seed: int, window: int) -> int:
@@ -72,13 +72,7 @@ class Engine:
     def _noise(self, s: Settings, shape: tuple[int, ...], index: int) -> Tensor:
         """Noise for a window. A preview pools the full render's noise 2x2, so both share it."""
         gen = torch.Generator().manual_seed(window_seed(s.seed, index))
-        b, c, t, h, w = shape
-        k = 2 if s.preview else 1
-        noise = torch.randn((b * t, c, k * h, k * w), generator=gen)
-        if s.preview:
-            # The mean of 4 unit normals has variance 1/4; x2 restores unit variance.
-            noise = 2.0 * F.avg_pool2d(noise, 2)
-        return rearrange(noise, "(b t) c h w -> b c t h w", b=b)
+        return draw_noise(shape, self.model.spec.noise, gen, pool=2 if s.preview else 1)
 
     @torch.no_grad()
     def window(self, s: Settings, frames: int, conditions: list[Condition], index: int = 0,
@@ -96,7 +90,8 @@ class Engine:
             init, start = torch.zeros_like(noise), 1.0
         init, strength = place(conditions, m.net.vae, init)
         cond, uncond = self._contexts(s)
-        velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval)
+        velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval, s.guidance_focus,
+                          m.spec.token_cells)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)

@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
 from sora_cli.errors import GenerationFailed
@@ -61,11 +63,14 @@ def sample(velocity: Velocity, noise: Tensor, init: Tensor, strength: Tensor, ti
 
 def guided(model: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor],
            cond: tuple[Tensor, Tensor], uncond: tuple[Tensor, Tensor], scale: float,
-           interval: tuple[float, float] = (0.0, 1.0)) -> Velocity:
+           interval: tuple[float, float] = (0.0, 1.0), focus: float = 0.0,
+           token: tuple[int, int] = (1, 1)) -> Velocity:
     """Classifier-free guidance: v = v_u + scale * (v_c - v_u), both passes in one batch.
 
     Only while the window's time (its noisiest frame's) lies in `interval`; elsewhere one
-    conditional pass, which also halves that step's work.
+    conditional pass, which also halves that step's work. With `focus` > 0, only at the tokens
+    (`token` latent cells each) where the prompt pulls hardest in their frame (focus_mask); the
+    others take the conditional velocity.
     """
     if scale == 1.0:
         return lambda x, t: model(x, t, *cond)
@@ -77,9 +82,28 @@ def guided(model: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor],
         if not always and not lo <= float(t.max()) <= hi:
             return model(x, t, *cond)
         v_c, v_u = model(torch.cat([x, x]), torch.cat([t, t]), ctx, mask).chunk(2)
-        return v_u + scale * (v_c - v_u)
+        pull = v_c - v_u
+        if focus > 0.0:
+            return v_c + (scale - 1) * focus_mask(pull, focus, token).to(pull) * pull
+        return v_u + scale * pull
 
     return velocity
+
+
+def focus_mask(pull: Tensor, focus: float, token: tuple[int, int]) -> Tensor:
+    """1 at the tokens whose pull (mean square of v_c - v_u) is at least `focus` times their frame's largest.
+
+    pull (B, C, T, H, W) -> (B, 1, T, H, W). Guidance pushes every token that leans toward the prompt's
+    object into it, and a DiT that decides token by token then draws one object as many patches; kept
+    to where the prompt pulls hardest, it draws the object where the model is surest of it and leaves
+    the rest to the conditional model (docs/sora-mini-bakeoff.md, seventh round).
+    """
+    b, _, t, h, w = pull.shape
+    strength = rearrange(pull.float().square().mean(1), "b t h w -> (b t) 1 h w")
+    strength = F.avg_pool2d(strength, token, ceil_mode=True)  # (B T, 1, h', w'): one value a token
+    keep = (strength >= focus * strength.amax(dim=(2, 3), keepdim=True)).float()
+    keep = keep.repeat_interleave(token[0], 2).repeat_interleave(token[1], 3)[..., :h, :w]
+    return rearrange(keep, "(b t) 1 h w -> b 1 t h w", b=b)
 
 
 def _stack_contexts(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -87,6 +111,6 @@ def _stack_contexts(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> tuple
     ctxs, masks = [], []
     for ctx, mask in (a, b):
         pad = length - ctx.shape[1]
-        ctxs.append(torch.nn.functional.pad(ctx, (0, 0, 0, pad)))
-        masks.append(torch.nn.functional.pad(mask, (0, pad), value=False))
+        ctxs.append(F.pad(ctx, (0, 0, 0, pad)))
+        masks.append(F.pad(mask, (0, pad), value=False))
     return torch.cat(ctxs), torch.cat(masks)

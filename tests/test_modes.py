@@ -125,6 +125,21 @@ def test_the_guidance_interval_reaches_the_sampler(tiny):
     never = engine.window(Settings(**base, guidance=6.0, guidance_interval=(2.0, 3.0)), 5, [])
     assert not torch.equal(guided, unguided)
     assert torch.equal(never, unguided)
+    focused = engine.window(Settings(**base, guidance=6.0, guidance_focus=0.9), 5, [])
+    assert not torch.equal(focused, guided) and not torch.equal(focused, unguided)
+
+
+def test_a_models_guidance_focus_reaches_its_clips_settings_and_metadata(tiny):
+    from dataclasses import replace
+
+    from sora_cli.clip import metadata
+
+    loaded = load_model(str(tiny), torch.device("cpu"), torch.float32)
+    job, _ = build_job(Request(mode="generate", prompt="a red ball", width=128, height=72, frames=5,
+                               output="/tmp/unused-focus.mp4", model=str(tiny), overwrite=True))
+    assert plan_clip(job, loaded).settings.guidance_focus == 0.0
+    plan = plan_clip(job, replace(loaded, spec=replace(loaded.spec, guidance_focus=0.5)))
+    assert plan.settings.guidance_focus == 0.5 and metadata(plan, str(tiny))["guidance_focus"] == 0.5
 
 
 def test_gif_and_webm_outputs(cli):

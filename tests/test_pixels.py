@@ -98,13 +98,16 @@ def test_the_clean_loss_is_the_velocity_loss_of_the_same_prediction(tmp_path):
     z, strength = batch.z, batch.strength
     t = loop.sample_times(cfg, z.shape[0], "cpu")
     t_frame = t[:, None] * (1 - strength)
-    noise = torch.randn_like(z)
+    rng = random.Random(2)  # as flow_step draws from it: the noise's seed first, then the captions
+    from sora_cli.noise import draw
+
+    noise = draw(z.shape, spec.noise, torch.Generator().manual_seed(rng.getrandbits(63)))
     tf5 = t_frame[:, None, :, None, None]
     x_t = (1 - tf5) * z + tf5 * noise
     from sora_cli.models.interface import batch_ids
     from sora_cli.research.training.data import captions_for
 
-    ids, mask, _ = batch_ids(WordTokenizer(vocabulary()), captions_for(batch.scenes, random.Random(2), loop.DROP_TEXT),
+    ids, mask, _ = batch_ids(WordTokenizer(vocabulary()), captions_for(batch.scenes, rng, loop.DROP_TEXT),
                              40)
     with torch.no_grad():
         v = net.dit(x_t, t_frame, net.text(ids, mask), mask)

@@ -1,10 +1,13 @@
 """The flow-matching sampler against its closed forms."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from sora_cli.errors import GenerationFailed
-from sora_cli.sampler import guided, sample, schedule, shift_time, unshift_time
+from sora_cli.sampler import focus_mask, guided, sample, schedule, shift_time, unshift_time
+from sora_cli.specs import SORA_MINI
 
 
 def test_schedule_runs_from_start_to_zero_and_shifts_toward_noise():
@@ -91,6 +94,38 @@ def test_guidance_applies_only_inside_its_interval_and_skips_the_unconditional_p
     assert v(x, torch.tensor([[0.0, 0.9]]))[0, 0, 1].item() == pytest.approx(3.0)
     assert v(x, torch.tensor([[0.0, 0.5]]))[0, 0, 1].item() == pytest.approx(1.0 + 4.0 * 2.0)
     assert batches == [1, 2]
+
+
+def test_focus_keeps_the_tokens_the_prompt_pulls_hardest_in_each_frame():
+    pull = torch.zeros(1, 2, 2, 4, 6)  # (B, C, T, H, W): tokens of 2x2 cells, a 2x3 token grid a frame
+    pull[:, :, 0, 0:2, 0:2] = 2.0  # frame 0: token (0, 0) pulls 4 (mean square)
+    pull[:, :, 0, 2:4, 4:6] = 1.0  # and token (1, 2) pulls 1
+    pull[:, :, 1, 2, 3] = 0.1  # frame 1: one cell of token (1, 1) pulls 0.01, a quarter of that on its token
+    strict = focus_mask(pull, 0.5, (2, 2))
+    assert strict.shape == (1, 1, 2, 4, 6)
+    assert strict[0, 0, 0].sum() == 4 and strict[0, 0, 0, 0:2, 0:2].all()  # only the strongest token, whole
+    assert strict[0, 0, 1].sum() == 4 and strict[0, 0, 1, 2:4, 2:4].all()  # each frame against its own largest
+    loose = focus_mask(pull, 0.2, (2, 2))
+    assert loose[0, 0, 0].sum() == 8 and loose[0, 0, 0, 2:4, 4:6].all()
+    assert focus_mask(pull, 0.0, (2, 2)).all()
+
+
+def test_focused_guidance_guides_only_the_kept_tokens_and_gives_the_rest_the_conditional_velocity():
+    def model(x, t, ctx, mask):  # conditional rows: 3 on the left half and 1.5 on the right; unconditional: 1
+        out = x * 0 + ctx[:, :1, :1].view(-1, 1, 1, 1, 1)
+        out[0, ..., 2:] = 1.5
+        return out
+
+    cond = (torch.full((1, 1, 1), 3.0), torch.ones(1, 1, dtype=torch.bool))
+    uncond = (torch.full((1, 1, 1), 1.0), torch.ones(1, 1, dtype=torch.bool))
+    x, t = torch.zeros(1, 1, 1, 2, 4), torch.ones(1, 1)
+    plain = guided(model, cond, uncond, 4.0)(x, t)
+    assert torch.allclose(guided(model, cond, uncond, 4.0, focus=0.0, token=(2, 2))(x, t), plain)
+    v = guided(model, cond, uncond, 4.0, focus=0.5, token=(2, 2))(x, t)
+    assert torch.allclose(v[..., :2], torch.tensor(1.0 + 4.0 * 2.0))  # pulled by 2: guided
+    assert torch.allclose(v[..., 2:], torch.tensor(1.5))  # pulled by 0.5, under half the largest: conditional
+    with pytest.raises(ValueError, match="guidance_focus"):
+        replace(SORA_MINI, guidance_focus=1.5)
 
 
 def test_non_finite_values_are_reported_not_returned():

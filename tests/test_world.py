@@ -210,7 +210,7 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
     import json
 
     r = cli("eval", "--model", cli.model, "--prompts", "2", "--modes", "1", "--long-seconds", "2", "--guidance", "2.5",
-            "--guidance-interval", "0", "0.7", "--json")
+            "--guidance-interval", "0", "0.7", "--guidance-focus", "0.4", "--json")
     assert r.exit_code == 0, r.output
 
     def refuse(constant):
@@ -218,7 +218,8 @@ def test_eval_reports_every_figure_on_a_tiny_model(cli):
 
     report = json.loads(r.stdout, parse_constant=refuse)
     assert report["animate"]["frame0_psnr_db"] == "inf"  # the input image is frame 0 exactly
-    assert report["settings"] == {"guidance": 2.5, "guidance_interval": [0.0, 0.7], "steps": 3, "preview_steps": 2}
+    assert report["settings"] == {"guidance": 2.5, "guidance_interval": [0.0, 0.7], "guidance_focus": 0.4, "steps": 3,
+                                  "preview_steps": 2}
     for name in ("preview", "full"):
         for row in (name, f"{name}_checker_on_ground_truth", f"{name}_checker_on_vae_round_trip"):
             assert 0.0 <= report[row]["adherence"] <= 1.0

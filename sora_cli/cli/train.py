@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -102,6 +103,9 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
              guidance_interval: Annotated[Optional[tuple[float, float]], typer.Option(
                  help="Times t (1 = noise) LO HI at which guidance applies (default: the model's).",
                  min=0.0, max=1.0)] = None,
+             guidance_focus: Annotated[Optional[float], typer.Option(
+                 help="Guide only tokens whose prompt pull is at least this share of their frame's largest "
+                      "(0: all; default: the model's).", min=0.0, max=1.0)] = None,
              json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Judge a world model's clips from their pixels: attributes, binding, flicker, seams, v2v, drift."""
     import sys
@@ -117,6 +121,8 @@ def evaluate(model: Annotated[str, typer.Option("--model", "-m", help="Model nam
             raise BadInput(f"--guidance-interval {guidance_interval[0]} {guidance_interval[1]}: LO must not exceed HI")
         dev = resolve_device(device)
         loaded = load_model(model, dev, resolve_dtype(dtype, dev))
+        if guidance_focus is not None:
+            loaded = replace(loaded, spec=replace(loaded.spec, guidance_focus=guidance_focus))
         log = lambda m: print(m, file=sys.stderr, flush=True) if sys.stderr.isatty() else None  # noqa: E731
         report = run_eval(loaded, prompts, seed, modes, long_seconds, guidance=guidance,
                           guidance_interval=guidance_interval, log=log)

@@ -192,6 +192,7 @@ def evaluate(model: LoadedModel, prompts: int = 20, seed: int = 0, modes: int = 
     spec = model.spec
     report: dict = {"settings": {"guidance": spec.guidance if guidance is None else guidance,
                                  "guidance_interval": list(guidance_interval or spec.guidance_interval),
+                                 "guidance_focus": spec.guidance_focus,
                                  "steps": spec.steps, "preview_steps": spec.preview_steps}}
     items = held_out_scenes(prompts, seed)
     for preview in (True, False):

@@ -26,6 +26,7 @@ class Encoded:
     objects: Tensor  # (B, 1, L, h, w) 1 on latent cells that hold object pixels
     scenes: list[Scene]  # what was rendered, so every use can caption it afresh
     layout: Tensor | None = None  # (B, N, F) per-token layout targets, when the recipe aligns to them
+    preview: bool = False  # at a preview's working size, whose noise is a full render's pooled (noise.draw)
 
 
 class LatentPool:

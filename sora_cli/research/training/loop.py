@@ -24,6 +24,7 @@ from sora_cli.models.interface import batch_ids
 from sora_cli.models.mini.dit import MIN_TIME
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
+from sora_cli.noise import draw as draw_noise
 from sora_cli.research.training import checkpoint
 from sora_cli.research.training.data import (
     LAYOUT_FEATURES,
@@ -192,7 +193,7 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     if layout:
         _, ph, pw = spec.dit.patch
         targets = layout_targets(batch, frames, size, tf, (sf * ph, sf * pw), offsets).to(device)
-    return Encoded(z, strength, objects, batch.scenes, targets)
+    return Encoded(z, strength, objects, batch.scenes, targets, preview)
 
 
 def sample_times(cfg: TrainConfig, count: int, device) -> torch.Tensor:
@@ -214,7 +215,8 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     z, strength = batch.z, batch.strength
     t = sample_times(cfg, z.shape[0], device)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
-    noise = torch.randn_like(z)
+    gen = torch.Generator().manual_seed(rng.getrandbits(63))
+    noise = draw_noise(z.shape, spec.noise, gen, pool=2 if batch.preview else 1).to(z)
     tf5 = t_frame[:, None, :, None, None].expand(-1, 1, -1, *z.shape[3:])  # (B, 1, L, h, w): a time per cell
     extra = None
     if masking is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sora_cli.noise import NoiseSpec
 from sora_cli.research.training.data import WorldMix
 from sora_cli.specs import SORA_MINI, DiTSpec, ModelSpec, TextSpec, VAESpec
 
@@ -47,6 +48,7 @@ BANDED_SETTINGS = LINEAR_SETTINGS | dict(time_mean=None)
 # Round six's two ways to make tokens read each other, named once for the recipes that use them.
 LOCAL = replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3)))
 MASKED_OBJECTS = dict(mask_ratio=0.25, mask_object_weight=2.0)
+SMOOTH = NoiseSpec(smooth=0.5, width=0.1, frame_corr=0.9)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -140,6 +142,16 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # they hold it, and a step has a quarter of the tokens.
     "linear-dit-coarse": (replace(LINEAR_VELOCITY, dit=replace(LINEAR_VELOCITY.dit, patch=(1, 4, 4))),
                           LINEAR_SETTINGS),
+    # linear-dit-banded trained and sampled from noise half of whose variance is a smooth field (noise.py): Gaussian
+    # bumps about an object's size (0.1 of the frame's shorter side) that drift slowly over frames. Round six's ways of
+    # teaching tokens to read each other learned slowly because, under white noise, a token's own values are nearly
+    # all it needs: reading its neighbours lowers the loss only a little. Under shared noise a token cannot tell an
+    # object from a bump of noise without them, so the loss itself asks for agreement at every time, and from pure
+    # noise neighbouring tokens lean the same way.
+    "linear-dit-smooth": (replace(BANDED, noise=SMOOTH), BANDED_SETTINGS),
+    # The same with round six's local mixing, which reads the neighbours that the shared noise asks for from the
+    # first step on.
+    "linear-dit-local-smooth": (replace(LOCAL, noise=SMOOTH), BANDED_SETTINGS),
     # linear-dit-velocity (the fewest pieces an object is drawn in of the linear candidates) on the world with a
     # camera (docs/world.md, "Camera and cuts"): a fifth of the scenes pan, zoom or follow, and half of those cut
     # once instead, so storyboards' cuts can keep their objects (issue 22).
