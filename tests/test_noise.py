@@ -80,11 +80,12 @@ def test_the_engine_samples_from_the_models_own_noise(tiny):
     assert torch.allclose(smooth[:, :, 0], smooth[:, :, 1])  # one field, kept over frames
 
 
-def test_training_noises_clips_with_the_specs_noise(tmp_path, monkeypatch):
-    spec = replace(VELOCITY, noise=NoiseSpec(smooth=1.0, width=0.3, frame_corr=1.0))
+@pytest.mark.parametrize("size", [0, 1])  # a full working size, then its preview
+def test_training_noises_clips_with_the_specs_noise_drawn_as_sampling_draws_it(tmp_path, monkeypatch, size):
+    spec = replace(VELOCITY, noise=NoiseSpec(smooth=0.7, width=0.3, frame_corr=0.8))
     net = VideoModel(spec)
     cfg = loop.TrainConfig(spec, tmp_path, 1, 0, time_mean=8.0, time_std=0.01)  # t ~ 1: x_t is the noise
-    batch = loop.encode_batch(net, random.Random(0), spec, torch.device("cpu"), working_sizes(spec)[:1])
+    batch = loop.encode_batch(net, random.Random(0), spec, torch.device("cpu"), working_sizes(spec)[size:size + 1])
     batch = replace(batch, z=torch.zeros_like(batch.z), strength=torch.zeros_like(batch.strength))
     seen = {}
     network = net.dit.network
@@ -96,6 +97,13 @@ def test_training_noises_clips_with_the_specs_noise(tmp_path, monkeypatch):
     monkeypatch.setattr(net.dit, "network", spy)
     opt = torch.optim.SGD(net.parameters(), lr=0.0)
     loop.flow_step(net, opt, random.Random(1), cfg, WordTokenizer(vocabulary()), torch.device("cpu"), batch)
-    x = seen["x"]
-    assert torch.allclose(x[:, :, 0], x[:, :, -1], atol=1e-3)  # frame_corr 1: the same field in every frame
-    assert neighbour_corr(x) / x.square().mean().item() > 0.5
+    gen = torch.Generator().manual_seed(random.Random(1).getrandbits(63))  # flow_step's first draw from its rng
+    expected = draw(batch.z.shape, spec.noise, gen, pool=2 if size else 1)
+    assert torch.allclose(seen["x"], expected, rtol=0, atol=2e-3 * expected.abs().max().item())
+
+
+def test_a_preview_sized_training_batch_is_noised_as_a_preview_is_sampled():
+    net = VideoModel(VELOCITY)
+    full, small = working_sizes(VELOCITY)[:2]
+    encode = lambda size: loop.encode_batch(net, random.Random(0), VELOCITY, torch.device("cpu"), [size])  # noqa: E731
+    assert not encode(full).preview and encode(small).preview  # so flow_step draws its noise pooled, as the engine
