@@ -52,13 +52,13 @@ def draw(shape: tuple[int, ...], spec: NoiseSpec, gen: torch.Generator, pool: in
     big = (b, c, t, h * pool, w * pool)
     # Drawn frame-major, as the engine always has, so a seed keeps its video under white noise.
     white = rearrange(torch.randn((b * t, c, h * pool, w * pool), generator=gen), "(b t) c h w -> b c t h w", b=b)
+    unfiltered = torch.ones(1)
+    white = _pooled(white, pool, unfiltered, unfiltered)
     if spec.smooth == 0.0:
-        return _pooled(white, pool, torch.ones(1), torch.ones(1))
-    sigma = spec.width * min(h, w) * pool  # in cells at the drawn size
-    kernel = _gaussian(sigma)
-    field = _smooth_field(big, kernel, spec.frame_corr, gen)
-    return ((1 - spec.smooth) ** 0.5 * _pooled(white, pool, torch.ones(1), torch.ones(1))
-            + spec.smooth ** 0.5 * _pooled(field, pool, kernel, kernel))
+        return white
+    kernel = _gaussian(spec.width * min(h, w) * pool)  # sigma in cells at the drawn size
+    field = _pooled(_smooth_field(big, kernel, spec.frame_corr, gen), pool, kernel, kernel)
+    return (1 - spec.smooth) ** 0.5 * white + spec.smooth ** 0.5 * field
 
 
 def _gaussian(sigma: float) -> Tensor:
