@@ -72,16 +72,15 @@ class Engine:
     def _noise(self, s: Settings, shape: tuple[int, ...], index: int) -> Tensor:
         """Noise for a window. A preview pools the full render's noise 2x2, so both share it."""
         gen = torch.Generator().manual_seed(window_seed(s.seed, index))
-        return draw_noise(shape, self.model.spec.noise, gen, pool=2 if s.preview else 1)
+        return draw_noise(shape, self.model.spec.noise, gen, pool=self.model.spec.vae.preview_pool if s.preview else 1)
 
     @torch.no_grad()
     def window(self, s: Settings, frames: int, conditions: list[Condition], index: int = 0,
                source: Tensor | None = None) -> Tensor:
         """Sample one window of `frames` (1 + k*tf) frames -> uint8 (T, H, W, 3)."""
         m = self.model
-        vae_f = m.spec.vae.spatial_factor
         latent_t = m.net.vae.latent_frames(frames)
-        shape = (1, m.spec.vae.latent_channels, latent_t, s.height // vae_f, s.width // vae_f)
+        shape = (1, m.spec.vae.latent_channels, latent_t, *m.spec.vae.latent_hw(s.height, s.width))
         noise = self._noise(s, shape, index).to(m.device, m.dtype)
         if source is not None:
             init = m.net.vae.encode(to_model(source).to(m.device, m.dtype).permute(1, 0, 2, 3).unsqueeze(0))
@@ -95,7 +94,7 @@ class Engine:
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
-        video = m.net.vae.decode(latents)[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
+        video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
         return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
 
     def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,

@@ -19,7 +19,8 @@ class VAESpec:
     # "conv": a learned causal 3D autoencoder; "pixels": raw pixels, space- and time-to-depth
     # (models/mini/pixels.py), exact and parameter-free: latent_channels = 3 * tf * sf * sf;
     # "linear": those pixel cells projected on their first latent_channels principal
-    # components, fitted to the world's clips (models/mini/linear_latents.py).
+    # components, fitted to the world's clips (models/mini/linear_latents.py); "frame": one
+    # latent vector a frame, drawn at any size by a spatial-broadcast decoder (models/mini/frame_latents.py).
     kind: str = "conv"
     latent_channels: int = 8
     base_channels: int = 32
@@ -44,8 +45,10 @@ class VAESpec:
         return 2 ** sum(self.temporal_down)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("conv", "pixels", "linear"):
-            raise ValueError(f"unknown autoencoder kind '{self.kind}' (use conv, pixels or linear)")
+        if self.kind not in ("conv", "pixels", "linear", "frame"):
+            raise ValueError(f"unknown autoencoder kind '{self.kind}' (use conv, pixels, linear or frame)")
+        if self.kind == "frame" and self.temporal_factor != 1:
+            raise ValueError("frame latents do not compress time: temporal_down must be all False")
         if self.kind == "pixels" and self.latent_channels != self.cell_values:
             raise ValueError(f"pixel latents of this geometry have {self.cell_values} channels, "
                              f"not {self.latent_channels}")
@@ -53,6 +56,20 @@ class VAESpec:
             raise ValueError(f"linear latents take 1..{self.cell_values} components, not {self.latent_channels}")
         if not 0.0 <= self.whiten <= 1.0:
             raise ValueError(f"whiten is an exponent in [0, 1], not {self.whiten}")
+
+    @property
+    def grid_scales(self) -> bool:
+        """Whether the latent grid grows with the frame (a cell per sf x sf pixels) or is one vector a frame."""
+        return self.kind != "frame"
+
+    def latent_hw(self, height: int, width: int) -> tuple[int, int]:
+        """The latent grid (h, w) of a frame of this size."""
+        return (height // self.spatial_factor, width // self.spatial_factor) if self.grid_scales else (1, 1)
+
+    @property
+    def preview_pool(self) -> int:
+        """How a preview's noise comes from its full render's: 2x2 cells pooled, or the same latents."""
+        return 2 if self.grid_scales else 1
 
     @property
     def cell_values(self) -> int:
@@ -162,25 +179,23 @@ class ModelSpec:
         return 2 * self.vae.spatial_factor
 
 
-# sora-mini is sized to train on a 2-core CPU and render a 2 s preview in about a
-# second: a 144x80 working size for 16:9 (585 tokens a 2 s window), thin full-res VAE
-# layers (they dominate its cost), and a 5M-parameter DiT.
+# sora-mini (v11, docs/sora-mini-bakeoff.md, eighth round): a frame is one token. Its latent is the frame's scene
+# latent (models/mini/frame_latents.py: background, then two object slots), drawn back at any size by a slot decoder,
+# so the DiT decides a whole frame in one token and cannot draw an object in pieces: 49 tokens a 2 s window.
 SORA_MINI = ModelSpec(
     name="sora-mini",
-    vae=VAESpec(latent_channels=16, base_channels=8, channel_mults=(1, 2, 4, 8)),
-    dit=DiTSpec(dim=192, depth=6, heads=3, frame_positions=True),
+    vae=VAESpec(kind="frame", latent_channels=32, base_channels=16, channel_mults=(1, 2, 4, 8),
+                temporal_down=(False, False, False)),
+    dit=DiTSpec(dim=192, depth=6, heads=3, patch=(1, 1, 1), pooled_text=True),
     text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
     max_area=144 * 80,
     steps=30,
     preview_steps=8,
+    # Sampled from noise that drifts slowly over frames (90% of its variance, 0.98 from one frame to the next):
+    # the DiT was trained on white noise and still decides each frame's token mostly from that token's own noise,
+    # so neighbouring frames that start alike stay alike (flicker 1.88 against 3.11 at 20 budget minutes).
+    noise=NoiseSpec(smooth=0.9, width=0.1, frame_corr=0.98),
     trained_for=("generate", "animate", "extend", "loop"),
-    # Guided only where the prompt pulls at least half as hard as at its frame's strongest token: on 40 held-out
-    # prompts, 2.15 / 1.48 pieces an object against 2.70 / 1.60, less flicker, adherence unchanged
-    # (docs/sora-mini-bakeoff.md, seventh round).
-    guidance_focus=0.5,
-    # 40 held-out prompts, seed 0: bf16 0.429 full / 0.289 preview against float32's 0.418 / 0.306
-    # (standard errors 0.03): no loss beyond noise, and 15% faster steps (docs/benchmarks.md).
-    cpu_bf16=True,
 )
 
 # Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away

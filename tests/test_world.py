@@ -298,11 +298,11 @@ def test_autoencoder_trains_on_whole_windows():
     codes, or it drifts further into them (sora-mini v2, trained on 9-frame clips, did)."""
     from sora_cli.models.mini.vae import VideoAutoencoder
     from sora_cli.research.training.loop import VAE_CLIPS
-    from sora_cli.specs import SORA_MINI
+    from sora_cli.research.training.recipes import LATENT_DIT
 
     torch.manual_seed(0)
-    vae = VideoAutoencoder(SORA_MINI.vae).eval()
-    frames = SORA_MINI.window_frames
+    vae = VideoAutoencoder(LATENT_DIT.vae).eval()
+    frames = LATENT_DIT.window_frames
     video = torch.rand(1, 3, frames, 16, 16) * 2 - 1
     moved = video.clone()
     moved[:, :, 0] = -moved[:, :, 0]

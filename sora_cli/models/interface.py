@@ -45,8 +45,9 @@ class Latents(Protocol):
     def encode(self, video: Tensor) -> Tensor:
         """(B, 3, T, H, W) in [-1, 1] -> (B, C, t, h, w), unit scale."""
 
-    def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
-        """(B, C, t, h, w) -> (B, 3, T, H, W) in [-1, 1]."""
+    def decode(self, latents: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
+        """(B, C, t, h, w) -> (B, 3, T, H, W) in [-1, 1]; `size` (H, W) is for latents that do not
+        imply it (one vector a frame), and grid latents ignore it."""
 
 
 class Velocity(Protocol):
@@ -81,14 +82,17 @@ class NormalisedLatents(nn.Module):
 
     def encode(self, video: Tensor) -> Tensor:
         """Deterministic, normalised latents for the DiT: (B, z, t, h, w)."""
-        mean, _ = self.encode_moments(video)
-        shift, scale = self._stats(mean)
-        return (mean - shift) / scale
+        return self.normalise(self.encode_moments(video)[0])
 
-    def decode(self, latents: Tensor, chunk: int | None = None) -> Tensor:
+    def normalise(self, raw: Tensor) -> Tensor:
+        """Raw latents (B, z, t, h, w) at the DiT's unit scale."""
+        shift, scale = self._stats(raw)
+        return (raw - shift) / scale
+
+    def decode(self, latents: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time."""
         shift, scale = self._stats(latents)
-        return self.decode_raw(latents * scale + shift, chunk)
+        return self.decode_raw(latents * scale + shift, chunk, size)
 
 
 @dataclass

@@ -113,7 +113,7 @@ def _make_job(prompt: str, preset: str, seed: int, preview: bool, frames: int = 
 def round_trip(model: LoadedModel, frames: torch.Tensor) -> np.ndarray:
     """uint8 (T, H, W, 3) -> the same frames encoded and decoded by the model's autoencoder."""
     video = to_model(frames).permute(1, 0, 2, 3)[None].to(model.device, model.dtype)
-    decoded = model.net.vae.decode(model.net.vae.encode(video))[0].permute(1, 0, 2, 3)
+    decoded = model.net.vae.decode(model.net.vae.encode(video), size=tuple(frames.shape[1:3]))[0].permute(1, 0, 2, 3)
     return to_uint8(decoded.cpu()).numpy()
 
 

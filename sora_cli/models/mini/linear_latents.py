@@ -54,6 +54,6 @@ class LinearLatents(PixelLatents):
         z = torch.einsum("bcthw,kc->bkthw", cells - self.centre.view(1, -1, 1, 1, 1).to(cells), self.basis.to(cells))
         return z, torch.zeros_like(z)
 
-    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+    def decode_raw(self, z: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         cells = torch.einsum("bkthw,kc->bcthw", z, self.basis.to(z)) + self.centre.view(1, -1, 1, 1, 1).to(z)
         return super().decode_raw(cells, chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from sora_cli.models.mini.dit import DiT
+from sora_cli.models.mini.frame_latents import FrameLatents
 from sora_cli.models.mini.linear_latents import LinearLatents
 from sora_cli.models.mini.pixels import PixelLatents
 from sora_cli.models.mini.text_encoder import TextEncoder
@@ -12,7 +13,7 @@ from sora_cli.models.mini.vae import VideoAutoencoder
 from sora_cli.specs import ModelSpec
 
 # VAESpec.kind -> the autoencoder that implements it.
-AUTOENCODERS = {"conv": VideoAutoencoder, "pixels": PixelLatents, "linear": LinearLatents}
+AUTOENCODERS = {"conv": VideoAutoencoder, "pixels": PixelLatents, "linear": LinearLatents, "frame": FrameLatents}
 
 
 class VideoModel(nn.Module):

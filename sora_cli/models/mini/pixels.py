@@ -48,5 +48,5 @@ class PixelLatents(NormalisedLatents):
         z = to_cells(video, self.temporal_factor, self.sf)
         return z, torch.zeros_like(z)
 
-    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+    def decode_raw(self, z: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         return from_cells(z, self.temporal_factor, self.sf).clamp(-1.0, 1.0)

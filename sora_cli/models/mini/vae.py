@@ -165,7 +165,7 @@ class VideoAutoencoder(NormalisedLatents):
         mean, logvar = self.encoder(video).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
-    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+    def decode_raw(self, z: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """Raw latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time.
 
         By default a chunk is as many latent frames as keep the widest full-resolution

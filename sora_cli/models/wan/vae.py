@@ -318,7 +318,7 @@ class WanVAE(NormalisedLatents):
         mean, logvar = moments.chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
-    def decode_raw(self, z: Tensor, chunk: int | None = None) -> Tensor:
+    def decode_raw(self, z: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """Raw latents -> (B, 3, T, H, W) in [-1, 1], streamed `chunk` (default 1) latent frames at a time."""
         chunk = chunk or 1
         x = self.post_quant_conv(z)

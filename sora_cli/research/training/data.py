@@ -34,7 +34,7 @@ COND_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
 
 @dataclass
 class Batch:
-    video: Tensor  # (B, 3, T, H, W) in [-1, 1]
+    video: Tensor | None  # (B, 3, T, H, W) in [-1, 1]; None when not rendered (scene latents need none)
     scenes: list[Scene]  # captioned afresh at each use (captions_for)
     cond: list[str]  # one of COND_MODES per clip
     cond_latents: list[int]  # how many latent frames each condition spans (first_k / last_k / both)
@@ -99,7 +99,10 @@ def latent_grid(mask: Tensor, temporal: int, spatial: int) -> Tensor:
 
 
 def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, size: tuple[int, int],
-               max_offset: float = 0.0, world: WorldMix = WorldMix()) -> Batch:
+               max_offset: float = 0.0, world: WorldMix = WorldMix(), still_times: float = 0.0,
+               draw: bool = True) -> Batch:
+    """`batch` clips with random conditioning, rendered if `draw`; one-frame clips are drawn at a time in
+    [0, still_times) of their scenes (0: their first frame, what animate starts from)."""
     scenes = training_scenes(rng, batch, world)
     w, h = size
     videos, conds, spans, starts = [], [], [], []
@@ -108,13 +111,16 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
         # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
         t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
+        if frames == 1 and still_times:
+            t0 = rng.uniform(0, still_times)
         if scene.camera is not None and scene.camera.cut_at is not None:
             t0 = 0.0  # the cut happens in the window, where its caption says
-        videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
+        if draw:
+            videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
         spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
         starts.append(t0)
-    return Batch(torch.stack(videos), scenes, conds, spans, starts)
+    return Batch(torch.stack(videos) if draw else None, scenes, conds, spans, starts)
 
 
 def pixel_cells(rng: random.Random, spec: ModelSpec, clips: int, world: WorldMix = WorldMix()) -> Tensor:

@@ -40,6 +40,7 @@ from sora_cli.research.training.data import (
 )
 from sora_cli.research.training.interrupts import deferred_interrupts
 from sora_cli.research.training.latent_pool import Encoded, LatentPool
+from sora_cli.research.training.scene_latents import batch_latents, slot_orders
 from sora_cli.research.training.token_masking import TokenMasking
 from sora_cli.research.world.captions import vocabulary
 from sora_cli.runtime import has_native_bf16
@@ -57,6 +58,10 @@ DROP_TEXT = 0.1
 # frames, v2's round trip drifted further into a window (object colours 37 off at frame 0, 75 by
 # frame 12, over 12 held-out clips).
 VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
+# A scene-latent autoencoder learns from single frames (this many a step, times batch_scale), drawn at any
+# time of their scenes' first 5 s (DiT batches start up to 3 s in and run 2 s). Its decoder learns from the
+# true latents with this much noise added (of their [-1, 1] range), so a DiT's near misses still draw clean frames.
+FRAME_VAE_BATCH, FRAME_VAE_TIMES, FRAME_DECODER_NOISE = 4, 5.0, 0.05
 # Seconds short of a snapshot time within which a run's end still takes that snapshot (a few steps' worth).
 STEP_SLACK = 10.0
 # Clips at each working size that a linear autoencoder is fitted to (14 sizes: ~160k cells at 8x8x4).
@@ -128,19 +133,39 @@ def use_bf16(cfg: TrainConfig) -> bool:
     return cfg.device.startswith("cuda") or has_native_bf16()
 
 
-def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
-    """One autoencoder step on random sizes and lengths (it is fully convolutional)."""
+def _video_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int):
+    """A conv VAE on random sizes and lengths (it is fully convolutional); its regulariser is a small KL."""
     w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
     frames, clips = rng.choice(VAE_CLIPS)
-    batch = clip_batch(rng, spec, scale * clips, frames, (w, h), max_offset=2.0)
-    x = batch.video.to(device)
+    x = clip_batch(rng, spec, scale * clips, frames, (w, h), max_offset=2.0).video.to(device)
     mean, logvar = net.vae.encode_moments(x)
-    z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-    rec = net.vae.decoder(z)
-    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+    rec = net.vae.decoder(mean + torch.randn_like(mean) * (0.5 * logvar).exp())
+    return x, rec, 1e-4 * 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+
+
+def _scene_latent_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int):
+    """A scene-latent autoencoder learns both halves from the renderer's scene latents of single frames: the
+    decoder draws the frames from them (slightly noised), and its regulariser is the encoder's regression of them."""
+    # preview sizes: a scene latent draws at any size, and a quarter of the pixels buys four times the steps
+    w, h = rng.choice(working_sizes(spec)[1::2])
+    batch = clip_batch(rng, spec, scale * FRAME_VAE_BATCH, 1, (w, h), still_times=FRAME_VAE_TIMES)
+    x = batch.video.to(device)
+    target = batch_latents(batch.scenes, batch.starts, w, h, 1).to(device)
+    rec = net.vae.decode_raw(target + FRAME_DECODER_NOISE * torch.randn_like(target), chunk=1, size=(h, w))
+    mean, _ = net.vae.encode_moments(x)
+    errors = torch.stack([(mean - order).square().flatten(1).mean(1) for order in slot_orders(target)])
+    # one object is slot 0, as its caption says; two are scored in the order that fits the encoder best
+    single = torch.tensor([len(scene.things) == 1 for scene in batch.scenes], device=device)
+    return x, rec, torch.where(single, errors[0], errors.min(dim=0).values).mean()
+
+
+def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
+    """One autoencoder step: a reconstruction loss weighted toward objects, plus the pass's own regulariser."""
+    autoencoder_pass = _scene_latent_pass if spec.vae.kind == "frame" else _video_pass
+    x, rec, regulariser = autoencoder_pass(net, rng, spec, device, scale)
     weight = 1 + OBJECT_WEIGHT_VAE * foreground(x)
     err = (rec - x).abs()
-    loss = ((err + err.pow(2)) * weight).sum() / (weight.sum() * 3) + 1e-4 * kl
+    loss = ((err + err.pow(2)) * weight).sum() / (weight.sum() * 3) + regulariser
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.vae.parameters(), 1.0)
@@ -153,13 +178,27 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
     net.vae.latent_mean.zero_()
     net.vae.latent_std.fill_(1.0)
     zs = []
+    draw = spec.vae.kind != "frame"
     for size in working_sizes(spec)[::2]:
-        batch = clip_batch(rng, spec, 4, spec.window_frames, size)
-        z = net.vae.encode(batch.video.to(device))
+        # scene latents cost no rendering: enough clips that rare values (black and white, spins) are seen
+        batch = clip_batch(rng, spec, 4 if draw else 64, spec.window_frames, size, draw=draw)
+        z = raw_latents(net, batch, size, spec.window_frames, device)
         zs.append(z.transpose(0, 1).reshape(z.shape[1], -1))
     z = torch.cat(zs, dim=1)
+    std = z.std(dim=1)
     net.vae.latent_mean.copy_(z.mean(dim=1))
-    net.vae.latent_std.copy_(z.std(dim=1).clamp_min(1e-3))
+    # A channel that (nearly) never varies must not be divided by its tiny spread: one rare value would
+    # reach the DiT a thousand times too loud (a scene latent's black-and-white flag did, in 28 clips).
+    net.vae.latent_std.copy_(std.clamp_min(max(1e-3, 0.25 * std.median().item())))
+
+
+def raw_latents(net: VideoModel, batch, size: tuple[int, int], frames: int, device) -> torch.Tensor:
+    """A batch's latents before normalisation: frame latents are the renderer's own scene latents (exact,
+    with no encoder pass and no rendering); any other autoencoder encodes the rendered clips."""
+    if batch.video is None:
+        return batch_latents(batch.scenes, batch.starts, *size, frames).to(device)
+    mean, _ = net.vae.encode_moments(batch.video.to(device))
+    return mean
 
 
 def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
@@ -170,11 +209,10 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     preview = size[0] * size[1] < spec.max_area / 2
     frames = 1 if image else spec.window_frames
     count = scale * ((24 if preview else 12) if image else (6 if preview else 3))
-    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0, world=world)
+    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0, world=world, draw=spec.vae.kind != "frame")
     tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
     with torch.no_grad():
-        video = batch.video.to(device)
-        z = net.vae.encode(video)  # (B, C, L, h, w)
+        z = net.vae.normalise(raw_latents(net, batch, size, frames, device))  # (B, C, L, h, w)
         b, c, length = z.shape[:3]
         strength = torch.zeros(b, length, device=device)
         for i, (mode, k) in enumerate(zip(batch.cond, batch.cond_latents)):
@@ -184,11 +222,14 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
                 strength[i, :k] = 1
             if mode in ("last_k", "both"):
                 k = 1 if mode == "both" else k
-                # End conditions are encoded on their own, exactly as at inference.
-                tail = net.vae.encode(video[i:i + 1, :, -(1 + tf * (k - 1)):])
-                z[i, :, length - k:] = tail[0]
+                if batch.video is not None and tf > 1:  # end conditions are encoded on their own, as at inference
+                    tail = net.vae.encode(batch.video[i:i + 1, :, -(1 + tf * (k - 1)):].to(device))
+                    z[i, :, length - k:] = tail[0]
                 strength[i, length - k:] = 1
-        objects = latent_grid(foreground(video), tf, sf)
+        if batch.video is None:  # one vector a frame: every latent cell holds the frame's objects
+            objects = torch.ones_like(z[:, :1])
+        else:
+            objects = latent_grid(foreground(batch.video.to(device)), tf, sf)
     targets = None
     if layout:
         _, ph, pw = spec.dit.patch
@@ -216,7 +257,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     t = sample_times(cfg, z.shape[0], device)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
     gen = torch.Generator().manual_seed(rng.getrandbits(63))
-    noise = draw_noise(z.shape, spec.noise, gen, pool=2 if batch.preview else 1).to(z)
+    noise = draw_noise(z.shape, spec.noise, gen, pool=spec.vae.preview_pool if batch.preview else 1).to(z)
     tf5 = t_frame[:, None, :, None, None].expand(-1, 1, -1, *z.shape[3:])  # (B, 1, L, h, w): a time per cell
     extra = None
     if masking is not None:

@@ -2,16 +2,31 @@
 
 `sora train --recipe NAME` runs one. The bake-off of issue 18 compares these at a fixed CPU
 budget on the same held-out prompts (docs/sora-mini-bakeoff.md); the winner's spec becomes
-SORA_MINI.
+SORA_MINI (since the eighth round, frame-dit's).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from sora_cli.noise import NoiseSpec
+from sora_cli.noise import WHITE, NoiseSpec
 from sora_cli.research.training.data import WorldMix
 from sora_cli.specs import SORA_MINI, DiTSpec, ModelSpec, TextSpec, VAESpec
+
+# sora-mini v1-v10: a learned causal VAE (8x8 pixels x 4 frames a cell, 16 channels), then a latent DiT on 2x2-cell
+# tokens; v8 shipped until the bake-off's eighth round, with focused guidance from its seventh.
+LATENT_DIT = ModelSpec(
+    name="sora-mini",
+    vae=VAESpec(latent_channels=16, base_channels=8, channel_mults=(1, 2, 4, 8)),
+    dit=DiTSpec(dim=192, depth=6, heads=3, frame_positions=True),
+    text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
+    max_area=144 * 80,
+    steps=30,
+    preview_steps=8,
+    trained_for=("generate", "animate", "extend", "loop"),
+    guidance_focus=0.5,
+    cpu_bf16=True,
+)
 
 # Raw pixels, 8x8 pixels x 4 frames a latent cell and 2x2 cells a token: a token is a
 # 16x16x4 block (3,072 values), 585 tokens for a 2 s 144x80 window, 195 for a preview.
@@ -49,11 +64,13 @@ BANDED_SETTINGS = LINEAR_SETTINGS | dict(time_mean=None)
 LOCAL = replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3)))
 MASKED_OBJECTS = dict(mask_ratio=0.25, mask_object_weight=2.0)
 SMOOTH = NoiseSpec(smooth=0.5, width=0.1, frame_corr=0.9)
+# sora-mini v11 as it trains: on white noise (it samples from noise that drifts over frames, SORA_MINI.noise).
+FRAME_DIT = replace(SORA_MINI, noise=WHITE)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # Today's design (v1-v10): a learned causal VAE, then a latent DiT predicting velocity.
-    "latent-dit": (SORA_MINI, dict(vae_minutes=15.0, reuse=3)),
+    "latent-dit": (LATENT_DIT, dict(vae_minutes=15.0, reuse=3)),
     # JiT in pixels: x-prediction, logit-normal times toward noise (median t = 0.73), batches
     # of 18 full-size clips (36 previews), bf16 where the CPU has it natively.
     "pixel-dit": (PIXEL_DIT, dict(vae_minutes=0.0, batch_scale=4, time_mean=1.0, time_std=1.0, ema=0.995,
@@ -157,6 +174,12 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # once instead, so storyboards' cuts can keep their objects (issue 22).
     "linear-dit-camera": (replace(LINEAR_VELOCITY, trained_for=("generate", "animate", "extend", "loop", "cut")),
                           LINEAR_SETTINGS | dict(world=WorldMix(camera=0.2, cut=0.5))),
+    # Round eight: a frame is one token (FRAME_DIT). Seven rounds found every DiT on a grid of tokens a local denoiser
+    # that draws an object as a patchwork; here the layout is decided inside one token, as scene latents, and a
+    # learned decoder draws them. The autoencoder trains first (20 budget minutes, 32 single frames a step, both
+    # halves supervised by the renderer's scene latents); the DiT then trains on exact latents with no encoder pass,
+    # 49 tokens a 2 s clip instead of 585, so a step takes 24 clips (48 at preview sizes).
+    "frame-dit": (FRAME_DIT, dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100)),
 }
 
 

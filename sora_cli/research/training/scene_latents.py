@@ -1,0 +1,62 @@
+"""The world's frames as scene latents: what the renderer knows of each frame, laid out as
+models/mini/frame_latents.py's SCENE_LAYOUT. They are the targets of a frame autoencoder's two
+halves, and the DiT's training latents, exact and without an encoder pass."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from sora_cli.models.mini.frame_latents import BACKGROUND, SLOT, SLOTS
+from sora_cli.research.world.render import track
+from sora_cli.research.world.scene import Scene
+from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SHAPES
+
+GREY = torch.tensor([0.299, 0.587, 0.114])
+
+
+def _colour(rgb: tuple[int, int, int], bw: bool) -> Tensor:
+    c = torch.tensor(rgb, dtype=torch.float32)
+    if bw:  # as the renderer draws black and white: the luma of the colour
+        c = (c @ GREY).expand(3)
+    return c / 127.5 - 1
+
+
+def scene_latents(scene: Scene, width: int, height: int, frames: int, t0: float = 0.0, fps: float = FPS) -> Tensor:
+    """(frames, SCENE_LAYOUT) raw scene latents of the frames render(scene, width, height, frames, fps, t0) draws.
+
+    Centres are fractions of the frame in [-1, 1], sizes fractions of its shorter side (x4 - 1), colours in
+    [-1, 1]; an absent slot is -1 then zeros. Slots follow the caption's order, so the first object said is slot 0.
+    """
+    t = t0 + torch.arange(frames, dtype=torch.float32) / fps
+    columns = [_colour(BACKGROUNDS[scene.background], scene.bw).expand(frames, 3),
+               torch.full((frames, 1), 1.0 if scene.bw else -1.0)]
+    short = min(width, height)
+    for k in range(SLOTS):
+        if k >= len(scene.things):
+            columns += [torch.full((frames, 1), -1.0), torch.zeros(frames, SLOT - 1)]
+            continue
+        thing = scene.things[k]
+        x, y, size, angle = track(thing, t, width, height)
+        shape = torch.tensor([1.0 if thing.shape == s else -1.0 for s in SHAPES]).expand(frames, 3)
+        columns += [torch.ones(frames, 1), _colour(OBJECT_COLOURS[thing.colour], scene.bw).expand(frames, 3), shape,
+                    torch.stack([x / width * 2 - 1, y / height * 2 - 1, size / short * 4 - 1,
+                                 torch.cos(3 * angle), torch.sin(3 * angle), torch.cos(4 * angle),
+                                 torch.sin(4 * angle)], dim=1)]
+    return torch.cat(columns, dim=1)
+
+
+def batch_latents(scenes: list[Scene], starts: list[float], width: int, height: int, frames: int) -> Tensor:
+    """(B, SCENE_LAYOUT, frames, 1, 1) raw latents of a batch of clips (data.Batch's scenes and starts)."""
+    z = torch.stack([scene_latents(s, width, height, frames, t0) for s, t0 in zip(scenes, starts)])
+    return z.transpose(1, 2)[..., None, None]
+
+
+def slot_orders(z: Tensor) -> list[Tensor]:
+    """z (B, SCENE_LAYOUT, ...) with its object slots in every order (here: as is, and swapped).
+
+    Pixels do not say which object a caption named first, so an encoder is scored on a two-object frame
+    against the order that fits it best; the DiT, which reads the caption, trains on the caption's order."""
+    assert SLOTS == 2, "slot_orders lists the orders of two slots"
+    a, b = BACKGROUND, BACKGROUND + SLOT
+    return [z, torch.cat([z[:, :a], z[:, b:], z[:, a:b]], dim=1)]

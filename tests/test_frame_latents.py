@@ -1,0 +1,210 @@
+"""Scene latents: one vector a frame, drawn at any size; what the renderer knows of a frame; the engine,
+training and every mode over them."""
+
+import random
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import build_tiny, run_every_mode
+
+from sora_cli.engine import Engine, Settings
+from sora_cli.models.mini.frame_latents import FrameLatents, coordinates
+from sora_cli.specs import DiTSpec, ModelSpec, TextSpec, VAESpec
+from sora_cli.weights import load_model
+
+FRAME = VAESpec(kind="frame", latent_channels=32, base_channels=4, channel_mults=(1, 2, 2),
+                temporal_down=(False, False))
+TINY_FRAME = ModelSpec(
+    name="tiny-frame", vae=FRAME,
+    dit=DiTSpec(dim=32, depth=2, heads=2, patch=(1, 1, 1), pooled_text=True),
+    text=TextSpec(vocab_size=64, dim=32, depth=1, heads=2, max_tokens=16),
+    window_frames=17, context_frames=5, max_area=64 * 48, steps=3, preview_steps=2,
+)
+
+
+def test_a_frame_is_one_latent_vector_drawn_at_whatever_size_is_asked():
+    torch.manual_seed(0)
+    latents = FrameLatents(FRAME)
+    video = torch.rand(2, 3, 5, 24, 40) * 2 - 1
+    z = latents.encode(video)
+    assert z.shape == (2, 32, 5, 1, 1)  # time is not compressed: any frame count
+    assert latents.latent_frames(6) == 6
+    assert latents.decode(z, size=(24, 40)).shape == (2, 3, 5, 24, 40)
+    assert latents.decode(z, size=(40, 24)).shape == (2, 3, 5, 40, 24)
+    # streaming a frame at a time draws the same frames
+    assert torch.allclose(latents.decode(z, chunk=1, size=(24, 40)), latents.decode(z, chunk=5, size=(24, 40)),
+                          atol=1e-5)
+    with pytest.raises(ValueError, match="size"):
+        latents.decode(z)
+    with pytest.raises(ValueError, match="32 channels"):
+        FrameLatents(replace(FRAME, latent_channels=8))
+
+
+def test_scene_latents_say_what_the_renderer_draws():
+    from sora_cli.research.training.scene_latents import scene_latents
+    from sora_cli.research.world.render import render
+    from sora_cli.research.world.scene import Scene, Thing
+    from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS
+
+    ball = Thing("red", "circle", "large", "right", None, (0.3, 0.5))
+    box = Thing("blue", "square", "small", "down", None, (0.8, 0.2))
+    scene = Scene("sand", (ball, box), size_said=(True, True))
+    z = scene_latents(scene, 144, 80, 13, t0=0.5)
+    video = render(scene, 144, 80, 13, t0=0.5).float()
+    assert z.shape == (13, 32)
+    assert torch.allclose(z[:, :3] * 127.5 + 127.5, torch.tensor(BACKGROUNDS["sand"], dtype=torch.float32))
+    assert torch.all(z[:, 3] == -1)  # in colour
+    for slot, (thing, start) in enumerate(((ball, 4), (box, 18))):
+        assert torch.all(z[:, start] == 1)  # present
+        assert torch.allclose(z[:, start + 1:start + 4] * 127.5 + 127.5,
+                              torch.tensor(OBJECT_COLOURS[thing.colour], dtype=torch.float32))
+        shape = z[0, start + 4:start + 7].tolist()
+        assert shape == ([1.0, -1.0, -1.0] if thing.shape == "circle" else [-1.0, 1.0, -1.0])
+        # the centre the latent says is where the object's pixels are
+        mask = (video - torch.tensor(OBJECT_COLOURS[thing.colour], dtype=torch.float32)).abs().amax(-1) < 40
+        for f in (0, 12):
+            ys, xs = torch.nonzero(mask[f], as_tuple=True)
+            x, y = (xs.float().mean() + 0.5) / 144 * 2 - 1, (ys.float().mean() + 0.5) / 80 * 2 - 1
+            assert z[f, start + 7].item() == pytest.approx(x.item(), abs=0.03)
+            assert z[f, start + 8].item() == pytest.approx(y.item(), abs=0.05)
+    assert z[12, 4 + 7] > z[0, 4 + 7] and z[12, 18 + 8] > z[0, 18 + 8]  # right, down
+    alone = scene_latents(Scene("night", (ball,)), 144, 80, 1)
+    assert alone[0, 18] == -1 and torch.all(alone[0, 19:] == 0)  # an empty slot
+
+
+def test_training_batches_of_scene_latents_are_exact_and_need_no_rendering():
+    from sora_cli.models.mini.network import VideoModel
+    from sora_cli.research.training import loop
+    from sora_cli.research.training.scene_latents import batch_latents
+
+    spec = replace(TINY_FRAME, text=replace(TINY_FRAME.text, vocab_size=256))
+    net = VideoModel(spec)
+    net.vae.latent_mean.fill_(0.5)
+    net.vae.latent_std.fill_(2.0)
+    rendered = []
+    original = loop.clip_batch
+
+    def spy(*args, **kw):
+        out = original(*args, **kw)
+        rendered.append(out.video is not None)
+        return out
+
+    loop.clip_batch = spy
+    try:
+        batch = loop.encode_batch(net, random.Random(4), spec, torch.device("cpu"), [(64, 48)])
+    finally:
+        loop.clip_batch = original
+    assert rendered == [False]
+    raw = batch_latents(batch.scenes, [0.0] * len(batch.scenes), 64, 48, 1)
+    length = batch.z.shape[2]
+    if length == spec.window_frames:  # clips may start later in their scenes: compare each at its own start
+        raw = torch.cat([batch_latents([s], [0.0], 64, 48, length) for s in batch.scenes])
+    starts_at_zero = [i for i in range(len(batch.scenes)) if batch.strength[i].sum() == 0]
+    for i in starts_at_zero:
+        assert torch.allclose(batch.z[i], (raw[i] - 0.5) / 2.0, atol=1e-6)
+    assert torch.all(batch.objects == 1)
+
+
+def test_the_decoder_knows_where_it_draws_in_fractions_of_the_frame_and_of_its_shorter_side():
+    c = coordinates(4, 8, "cpu", torch.float32)
+    x, y, xs, ys, aspect = c[:5]
+    assert torch.allclose(x[0], (torch.arange(8) + 0.5) / 8 * 2 - 1)
+    assert torch.allclose(y[:, 0], (torch.arange(4) + 0.5) / 4 * 2 - 1)
+    assert torch.allclose(xs, x * 2) and torch.allclose(ys, y)  # 8 wide is twice the shorter side
+    assert torch.allclose(aspect, torch.full_like(x, 0.6931), atol=1e-4)
+
+
+def test_frame_latents_keep_one_grid_at_every_size_so_a_preview_draws_its_full_renders_noise():
+    assert FRAME.latent_hw(48, 64) == FRAME.latent_hw(24, 32) == (1, 1)
+    assert FRAME.preview_pool == 1 and VAESpec().preview_pool == 2
+    assert VAESpec().latent_hw(48, 64) == (6, 8)
+    with pytest.raises(ValueError, match="time"):
+        VAESpec(kind="frame", channel_mults=(1, 2), temporal_down=(True,))
+
+
+def test_a_preview_is_the_full_renders_latents_drawn_smaller(tmp_path):
+    model = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32)
+    engine = Engine(model)
+    s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48,
+                 preview=False)
+    shapes = {}
+    original = model.net.vae.decode
+
+    def spy(latents, chunk=None, size=None):
+        shapes[size] = latents.clone()
+        return original(latents, chunk, size)
+
+    model.net.vae.decode = spy
+    full = engine.window(s, 9, [])
+    small = engine.window(replace(s, preview=True, width=32, height=24), 9, [])
+    assert full.shape == (9, 48, 64, 3) and small.shape == (9, 24, 32, 3)
+    # same noise, same steps: the same latents, drawn at two sizes
+    assert torch.allclose(shapes[(48, 64)], shapes[(24, 32)], atol=1e-5)
+
+
+def test_the_autoencoder_learns_single_frames_drawn_at_any_time_of_their_scene():
+    from sora_cli.research.training import loop
+
+    spec = replace(TINY_FRAME, text=replace(TINY_FRAME.text, vocab_size=256))
+    torch.manual_seed(0)
+    from sora_cli.models.mini.network import VideoModel
+
+    net = VideoModel(spec)
+    opt = torch.optim.AdamW(net.vae.parameters(), lr=3e-3)
+    seen = []
+    original = loop.clip_batch
+
+    def spy(rng, spec, batch, frames, size, **kw):
+        out = original(rng, spec, batch, frames, size, **kw)
+        seen.append((frames, kw.get("still_times", 0.0)))
+        return out
+
+    loop.clip_batch = spy
+    try:
+        first = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
+        for i in range(40):
+            loop.vae_step(net, opt, random.Random(i % 3), spec, torch.device("cpu"))
+        last = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
+    finally:
+        loop.clip_batch = original
+    assert all(s == (1, loop.FRAME_VAE_TIMES) for s in seen)
+    assert sum(last) < 0.8 * sum(first)
+
+
+def test_still_frames_come_from_any_time_of_their_scene():
+    from sora_cli.research.training.data import clip_batch
+
+    batch = clip_batch(random.Random(0), TINY_FRAME, 8, 1, (32, 24), still_times=5.0)
+    assert len({round(t, 3) for t in batch.starts}) == 8 and max(batch.starts) < 5.0
+    assert set(clip_batch(random.Random(0), TINY_FRAME, 8, 1, (32, 24)).starts) == {0.0}
+
+
+def test_every_mode_runs_on_frame_latents(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_every_mode(build_tiny(tmp_path / "frame", TINY_FRAME), tmp_path)
+
+
+def test_an_encoder_is_scored_against_the_slot_order_that_fits_it():
+    from sora_cli.research.training.scene_latents import scene_latents, slot_orders
+    from sora_cli.research.world.scene import Scene, Thing
+
+    ball = Thing("red", "circle", "large", "right", None, (0.3, 0.5))
+    box = Thing("blue", "square", "small", "down", None, (0.8, 0.2))
+    one, other = (scene_latents(Scene("sand", things), 144, 80, 1) for things in ((ball, box), (box, ball)))
+    same, swapped = slot_orders(one)
+    assert torch.equal(same, one) and torch.equal(swapped, other)
+    assert torch.equal(slot_orders(swapped)[1], one)
+
+
+def test_latent_statistics_never_make_a_rare_value_loud():
+    from sora_cli.models.mini.network import VideoModel
+    from sora_cli.research.training import loop
+
+    spec = replace(TINY_FRAME, text=replace(TINY_FRAME.text, vocab_size=256), window_frames=5)
+    net = VideoModel(spec)
+    loop.measure_latent_stats(net, spec, random.Random(0), torch.device("cpu"))
+    std = net.vae.latent_std
+    assert torch.all(std >= 0.25 * std.median() - 1e-6)
+    assert std[4] < 0.5  # slot 0 is always present: floored, not measured as 1
+    assert std[3] > 0.3  # black and white is seen among the clips
