@@ -72,7 +72,7 @@ class Engine:
     def _noise(self, s: Settings, shape: tuple[int, ...], index: int) -> Tensor:
         """Noise for a window. A preview pools the full render's noise 2x2, so both share it."""
         gen = torch.Generator().manual_seed(window_seed(s.seed, index))
-        return draw_noise(shape, self.model.spec.noise, gen, pool=self.model.spec.vae.preview_pool if s.preview else 1)
+        return draw_noise(shape, self.model.spec.noise, gen, pool=self.model.spec.vae.noise_pool(s.preview))
 
     @torch.no_grad()
     def window(self, s: Settings, frames: int, conditions: list[Condition], index: int = 0,

@@ -20,7 +20,8 @@ class VAESpec:
     # (models/mini/pixels.py), exact and parameter-free: latent_channels = 3 * tf * sf * sf;
     # "linear": those pixel cells projected on their first latent_channels principal
     # components, fitted to the world's clips (models/mini/linear_latents.py); "frame": one
-    # latent vector a frame, drawn at any size by a spatial-broadcast decoder (models/mini/frame_latents.py).
+    # latent vector a frame, the frame's scene description, drawn at any size by a slot decoder
+    # (models/mini/frame_latents.py).
     kind: str = "conv"
     latent_channels: int = 8
     base_channels: int = 32
@@ -58,18 +59,19 @@ class VAESpec:
             raise ValueError(f"whiten is an exponent in [0, 1], not {self.whiten}")
 
     @property
-    def grid_scales(self) -> bool:
-        """Whether the latent grid grows with the frame (a cell per sf x sf pixels) or is one vector a frame."""
-        return self.kind != "frame"
+    def scene_latents(self) -> bool:
+        """One latent vector a frame that describes its scene ("frame"), drawn at any size and, in training,
+        written by the renderer itself; every other kind is a grid of cells that grows with the frame."""
+        return self.kind == "frame"
 
     def latent_hw(self, height: int, width: int) -> tuple[int, int]:
         """The latent grid (h, w) of a frame of this size."""
-        return (height // self.spatial_factor, width // self.spatial_factor) if self.grid_scales else (1, 1)
+        return (1, 1) if self.scene_latents else (height // self.spatial_factor, width // self.spatial_factor)
 
-    @property
-    def preview_pool(self) -> int:
-        """How a preview's noise comes from its full render's: 2x2 cells pooled, or the same latents."""
-        return 2 if self.grid_scales else 1
+    def noise_pool(self, preview: bool) -> int:
+        """How a render's noise is drawn: a preview pools its full render's noise 2x2 over a grid, and has the
+        very same latents as its full render when a frame is one vector."""
+        return 2 if preview and not self.scene_latents else 1
 
     @property
     def cell_values(self) -> int:

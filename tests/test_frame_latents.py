@@ -117,7 +117,8 @@ def test_the_decoder_knows_where_it_draws_in_fractions_of_the_frame_and_of_its_s
 
 def test_frame_latents_keep_one_grid_at_every_size_so_a_preview_draws_its_full_renders_noise():
     assert FRAME.latent_hw(48, 64) == FRAME.latent_hw(24, 32) == (1, 1)
-    assert FRAME.preview_pool == 1 and VAESpec().preview_pool == 2
+    assert FRAME.noise_pool(preview=True) == 1 and VAESpec().noise_pool(preview=True) == 2
+    assert VAESpec().noise_pool(preview=False) == 1
     assert VAESpec().latent_hw(48, 64) == (6, 8)
     with pytest.raises(ValueError, match="time"):
         VAESpec(kind="frame", channel_mults=(1, 2), temporal_down=(True,))

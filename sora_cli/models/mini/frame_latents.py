@@ -12,11 +12,11 @@ the encoder regresses them from pixels, and the decoder draws frames from them. 
 supervision issue 18 names, which no real-world model has; it makes both halves learn in minutes,
 and it lets the DiT train on the exact latents of rendered scenes with no encoder in its step.
 
-The encoder is a strided conv net whose input and features carry their coordinates (CoordConv);
-attention-pooling heads read them out, so "where" survives the pooling. The decoder paints a
-background, then each slot over it: every pixel runs a small MLP on the slot's vector and its own
-coordinates, as fractions of the frame and of its shorter side, giving a colour and a coverage.
-Positions are fractions, so one latent draws the same scene at every size and aspect: a preview is
+The encoder scores every pixel (its colour, its difference from the frame's border colour, its
+coordinates) for a few attention-pooling heads, so a head can settle on one object and read its
+colour and centre. The decoder paints a background, then each slot over it: every pixel runs a small
+MLP on the slot's vector and its offset from the slot's centre in slot sizes, giving a colour and a
+coverage. Positions are fractions, so one latent draws the same scene at every size and aspect: a preview is
 its full render's latent drawn smaller. Time is not compressed: each latent frame is one frame.
 """
 
@@ -37,8 +37,8 @@ FREQUENCIES = (1, 2, 4, 8, 16)
 POOL_HEADS = 8
 
 
-def coordinates(height: int, width: int, device, dtype) -> Tensor:
-    """(5 + 4 * len(FREQUENCIES), H, W): x and y as fractions of the frame in [-1, 1], as fractions
+def coordinates(height: int, width: int, device, dtype, frequencies: tuple[int, ...] = FREQUENCIES) -> Tensor:
+    """(5 + 4 * len(frequencies), H, W): x and y as fractions of the frame in [-1, 1], as fractions
     of its shorter side, log aspect, and sin / cos features of the frame fractions."""
     ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height * 2 - 1
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width * 2 - 1
@@ -46,7 +46,7 @@ def coordinates(height: int, width: int, device, dtype) -> Tensor:
     short = min(height, width)
     aspect = torch.full_like(x, math.log(width / height))
     feats = [x, y, x * width / short, y * height / short, aspect]
-    for f in FREQUENCIES:
+    for f in frequencies:
         feats += [torch.sin(math.pi * f * x), torch.cos(math.pi * f * x),
                   torch.sin(math.pi * f * y), torch.cos(math.pi * f * y)]
     return torch.stack(feats).to(dtype)
@@ -110,14 +110,14 @@ class FrameDecoder(nn.Module):
 
     def __init__(self, spec: VAESpec):
         super().__init__()
-        hidden = 4 * spec.base_channels
+        self.hidden = hidden = 4 * spec.base_channels
         self.background = nn.Sequential(nn.Linear(BACKGROUND + PIXEL_COORDS, hidden), nn.SiLU(), nn.Linear(hidden, 3))
         self.slot = nn.Sequential(nn.Linear(SLOT + SLOT_COORDS, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                                   nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 4))
 
     def forward(self, z: Tensor, height: int, width: int) -> Tensor:  # (N, z) -> (N, 3, H, W)
         n = z.shape[0]
-        where = rearrange(coordinates(height, width, z.device, z.dtype)[:PIXEL_COORDS], "c h w -> 1 (h w) c")
+        where = rearrange(coordinates(height, width, z.device, z.dtype, ())[:PIXEL_COORDS], "c h w -> 1 (h w) c")
         parts = z.split([BACKGROUND] + [SLOT] * SLOTS, dim=1)
         image = self.background(torch.cat([parts[0][:, None].expand(-1, where.shape[1], -1),
                                            where.expand(n, -1, -1)], dim=-1))  # (N, HW, 3)
@@ -160,8 +160,8 @@ class FrameLatents(NormalisedLatents):
         if size is None:
             raise ValueError("frame latents need the size to draw them at")
         b = z.shape[0]
-        # by default as many frames at once as keep the widest activation near 16M values
-        chunk = chunk or max(1, (1 << 24) // (size[0] * size[1] * self.spec.base_channels * b))
+        # by default as many frames at once as keep the widest activation (the slot MLP's) near 16M values
+        chunk = chunk or max(1, (1 << 24) // (size[0] * size[1] * self.decoder.hidden * b))
         parts = [self.decoder(rearrange(z[:, :, i:i + chunk], "b c t 1 1 -> (b t) c"), *size)
                  for i in range(0, z.shape[2], chunk)]
         return torch.cat([rearrange(p, "(b t) c h w -> b c t h w", b=b) for p in parts], dim=2)

@@ -161,7 +161,7 @@ def _scene_latent_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, dev
 
 def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
     """One autoencoder step: a reconstruction loss weighted toward objects, plus the pass's own regulariser."""
-    autoencoder_pass = _scene_latent_pass if spec.vae.kind == "frame" else _video_pass
+    autoencoder_pass = _scene_latent_pass if spec.vae.scene_latents else _video_pass
     x, rec, regulariser = autoencoder_pass(net, rng, spec, device, scale)
     weight = 1 + OBJECT_WEIGHT_VAE * foreground(x)
     err = (rec - x).abs()
@@ -178,10 +178,10 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
     net.vae.latent_mean.zero_()
     net.vae.latent_std.fill_(1.0)
     zs = []
-    draw = spec.vae.kind != "frame"
+    scenes = spec.vae.scene_latents
     for size in working_sizes(spec)[::2]:
         # scene latents cost no rendering: enough clips that rare values (black and white, spins) are seen
-        batch = clip_batch(rng, spec, 4 if draw else 64, spec.window_frames, size, draw=draw)
+        batch = clip_batch(rng, spec, 64 if scenes else 4, spec.window_frames, size, draw=not scenes)
         z = raw_latents(net, batch, size, spec.window_frames, device)
         zs.append(z.transpose(0, 1).reshape(z.shape[1], -1))
     z = torch.cat(zs, dim=1)
@@ -209,7 +209,8 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
     preview = size[0] * size[1] < spec.max_area / 2
     frames = 1 if image else spec.window_frames
     count = scale * ((24 if preview else 12) if image else (6 if preview else 3))
-    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0, world=world, draw=spec.vae.kind != "frame")
+    batch = clip_batch(rng, spec, count, frames, size, max_offset=3.0, world=world,
+                       draw=not spec.vae.scene_latents)
     tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
     with torch.no_grad():
         z = net.vae.normalise(raw_latents(net, batch, size, frames, device))  # (B, C, L, h, w)
@@ -222,7 +223,7 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
                 strength[i, :k] = 1
             if mode in ("last_k", "both"):
                 k = 1 if mode == "both" else k
-                if batch.video is not None and tf > 1:  # end conditions are encoded on their own, as at inference
+                if batch.video is not None:  # end conditions are encoded on their own, as at inference
                     tail = net.vae.encode(batch.video[i:i + 1, :, -(1 + tf * (k - 1)):].to(device))
                     z[i, :, length - k:] = tail[0]
                 strength[i, length - k:] = 1
@@ -257,7 +258,7 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
     t = sample_times(cfg, z.shape[0], device)
     t_frame = t[:, None] * (1 - strength)  # (B, L)
     gen = torch.Generator().manual_seed(rng.getrandbits(63))
-    noise = draw_noise(z.shape, spec.noise, gen, pool=spec.vae.preview_pool if batch.preview else 1).to(z)
+    noise = draw_noise(z.shape, spec.noise, gen, pool=spec.vae.noise_pool(batch.preview)).to(z)
     tf5 = t_frame[:, None, :, None, None].expand(-1, 1, -1, *z.shape[3:])  # (B, 1, L, h, w): a time per cell
     extra = None
     if masking is not None:

@@ -10,15 +10,12 @@ from torch import Tensor
 from sora_cli.models.mini.frame_latents import BACKGROUND, SLOT, SLOTS
 from sora_cli.research.world.render import track
 from sora_cli.research.world.scene import Scene
-from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SHAPES
-
-GREY = torch.tensor([0.299, 0.587, 0.114])
+from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SHAPES, luma
 
 
 def _colour(rgb: tuple[int, int, int], bw: bool) -> Tensor:
-    c = torch.tensor(rgb, dtype=torch.float32)
-    if bw:  # as the renderer draws black and white: the luma of the colour
-        c = (c @ GREY).expand(3)
+    # black and white is drawn as each colour's luma
+    c = torch.full((3,), luma(rgb)) if bw else torch.tensor(rgb, dtype=torch.float32)
     return c / 127.5 - 1
 
 
