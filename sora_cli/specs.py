@@ -36,6 +36,9 @@ class VAESpec:
     # the latents' mean variance at 1). 1 whitens (every component unit variance), 0 is one global
     # scale (the truncated rotation of pixel space, so coarse components keep their larger variance).
     whiten: float = 1.0
+    # "frame" only: gradient steps that refine the encoder's latents until the decoder draws the given frames
+    # (analysis by synthesis), so a clip that animate, extend or loop continues is drawn again as it was.
+    refine_steps: int = 0
 
     @property
     def spatial_factor(self) -> int:
@@ -186,8 +189,8 @@ class ModelSpec:
 # so the DiT decides a whole frame in one token and cannot draw an object in pieces: 49 tokens a 2 s window.
 SORA_MINI = ModelSpec(
     name="sora-mini",
-    vae=VAESpec(kind="frame", latent_channels=32, base_channels=16, channel_mults=(1, 2, 4, 8),
-                temporal_down=(False, False, False)),
+    vae=VAESpec(kind="frame", latent_channels=38, base_channels=16, channel_mults=(1, 2, 4, 8),
+                temporal_down=(False, False, False), refine_steps=40),
     dit=DiTSpec(dim=192, depth=6, heads=3, patch=(1, 1, 1), pooled_text=True),
     text=TextSpec(vocab_size=256, dim=128, depth=2, heads=2, max_tokens=40),
     max_area=144 * 80,
@@ -197,7 +200,7 @@ SORA_MINI = ModelSpec(
     # the DiT was trained on white noise and still decides each frame's token mostly from that token's own noise,
     # so neighbouring frames that start alike stay alike (flicker 1.88 against 3.11 at 20 budget minutes).
     noise=NoiseSpec(smooth=0.9, width=0.1, frame_corr=0.98),
-    trained_for=("generate", "animate", "extend", "loop"),
+    trained_for=("generate", "animate", "extend", "loop", "cut"),
 )
 
 # Wan2.1's own default negative prompt (from its pipeline's documentation): it steers away

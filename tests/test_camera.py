@@ -123,12 +123,21 @@ def test_scenes_without_a_camera_are_drawn_as_before():
 def test_training_batches_take_camera_scenes_with_cuts_in_their_window():
     from sora_cli.research.training.data import WorldMix, captions_for, clip_batch
     from sora_cli.research.training.recipes import recipe
+    from sora_cli.research.world.vocab import FPS
 
-    spec, settings = recipe("linear-dit-camera")
-    assert settings["world"].camera > 0 and "cut" in spec.trained_for
-    batch = clip_batch(random.Random(0), spec, 8, 9, (64, 48), max_offset=3.0, world=WorldMix(camera=1.0, cut=1.0))
-    assert all(s.camera is not None and s.camera.cut_at is not None for s in batch.scenes)
-    assert batch.starts == [0.0] * 8  # a cut stays where its caption puts it
-    assert all("cut" in text for text in captions_for(batch.scenes, random.Random(1), 0.0))
-    plain = clip_batch(random.Random(0), spec, 8, 9, (64, 48))
-    assert all(s.camera is None for s in plain.scenes)
+    for name in ("linear-dit-camera", "frame-dit"):
+        spec, settings = recipe(name)
+        assert settings["world"].camera > 0 and "cut" in spec.trained_for
+        batch = clip_batch(random.Random(0), spec, 24, 17, (64, 48), max_offset=3.0,
+                           world=WorldMix(camera=1.0, cut=1.0))
+        assert all(s.camera is not None and s.camera.cut_at is not None for s in batch.scenes)
+        assert "first_k" in batch.cond and set(batch.cond) - {"first_k"}
+        tf = spec.vae.temporal_factor
+        for scene, mode, k, start in zip(batch.scenes, batch.cond, batch.cond_latents, batch.starts):
+            if mode == "first_k":  # extending a shot: the cut comes right after the frames given, as a storyboard's
+                assert start + (1 + tf * (k - 1)) / FPS == pytest.approx(scene.camera.cut_at)
+            else:  # the cut stays where its caption puts it
+                assert start == 0.0
+        assert all("cut" in text for text in captions_for(batch.scenes, random.Random(1), 0.0))
+        plain = clip_batch(random.Random(0), spec, 8, 9, (64, 48))
+        assert all(s.camera is None for s in plain.scenes)

@@ -1,6 +1,7 @@
 """Scene latents: one vector a frame, drawn at any size; what the renderer knows of a frame; the engine,
 training and every mode over them."""
 
+import math
 import random
 from dataclasses import replace
 
@@ -9,11 +10,23 @@ import torch
 from conftest import build_tiny, run_every_mode
 
 from sora_cli.engine import Engine, Settings
-from sora_cli.models.mini.frame_latents import FrameLatents, coordinates
+from sora_cli.models.mini.frame_latents import (
+    ANGLES,
+    BACKGROUND,
+    CENTRE,
+    MARKS,
+    PHASE,
+    SCENE_LAYOUT,
+    SLOT,
+    SPACING,
+    FrameLatents,
+    coordinates,
+    turned,
+)
 from sora_cli.specs import DiTSpec, ModelSpec, TextSpec, VAESpec
 from sora_cli.weights import load_model
 
-FRAME = VAESpec(kind="frame", latent_channels=32, base_channels=4, channel_mults=(1, 2, 2),
+FRAME = VAESpec(kind="frame", latent_channels=SCENE_LAYOUT, base_channels=4, channel_mults=(1, 2, 2),
                 temporal_down=(False, False))
 TINY_FRAME = ModelSpec(
     name="tiny-frame", vae=FRAME,
@@ -28,7 +41,7 @@ def test_a_frame_is_one_latent_vector_drawn_at_whatever_size_is_asked():
     latents = FrameLatents(FRAME)
     video = torch.rand(2, 3, 5, 24, 40) * 2 - 1
     z = latents.encode(video)
-    assert z.shape == (2, 32, 5, 1, 1)  # time is not compressed: any frame count
+    assert z.shape == (2, SCENE_LAYOUT, 5, 1, 1)  # time is not compressed: any frame count
     assert latents.latent_frames(6) == 6
     assert latents.decode(z, size=(24, 40)).shape == (2, 3, 5, 24, 40)
     assert latents.decode(z, size=(40, 24)).shape == (2, 3, 5, 40, 24)
@@ -37,7 +50,7 @@ def test_a_frame_is_one_latent_vector_drawn_at_whatever_size_is_asked():
                           atol=1e-5)
     with pytest.raises(ValueError, match="size"):
         latents.decode(z)
-    with pytest.raises(ValueError, match="32 channels"):
+    with pytest.raises(ValueError, match=f"{SCENE_LAYOUT} channels"):
         FrameLatents(replace(FRAME, latent_channels=8))
 
 
@@ -52,10 +65,11 @@ def test_scene_latents_say_what_the_renderer_draws():
     scene = Scene("sand", (ball, box), size_said=(True, True))
     z = scene_latents(scene, 144, 80, 13, t0=0.5)
     video = render(scene, 144, 80, 13, t0=0.5).float()
-    assert z.shape == (13, 32)
+    assert z.shape == (13, SCENE_LAYOUT)
     assert torch.allclose(z[:, :3] * 127.5 + 127.5, torch.tensor(BACKGROUNDS["sand"], dtype=torch.float32))
     assert torch.all(z[:, 3] == -1)  # in colour
-    for slot, (thing, start) in enumerate(((ball, 4), (box, 18))):
+    assert torch.all(z[:, MARKS] == -1)  # no camera, no marks
+    for slot, (thing, start) in enumerate(((ball, BACKGROUND), (box, BACKGROUND + SLOT))):
         assert torch.all(z[:, start] == 1)  # present
         assert torch.allclose(z[:, start + 1:start + 4] * 127.5 + 127.5,
                               torch.tensor(OBJECT_COLOURS[thing.colour], dtype=torch.float32))
@@ -68,9 +82,46 @@ def test_scene_latents_say_what_the_renderer_draws():
             x, y = (xs.float().mean() + 0.5) / 144 * 2 - 1, (ys.float().mean() + 0.5) / 80 * 2 - 1
             assert z[f, start + 7].item() == pytest.approx(x.item(), abs=0.03)
             assert z[f, start + 8].item() == pytest.approx(y.item(), abs=0.05)
-    assert z[12, 4 + 7] > z[0, 4 + 7] and z[12, 18 + 8] > z[0, 18 + 8]  # right, down
+    a, b = BACKGROUND, BACKGROUND + SLOT
+    assert z[12, a + CENTRE] > z[0, a + CENTRE] and z[12, b + CENTRE + 1] > z[0, b + CENTRE + 1]  # right, down
     alone = scene_latents(Scene("night", (ball,)), 144, 80, 1)
-    assert alone[0, 18] == -1 and torch.all(alone[0, 19:] == 0)  # an empty slot
+    assert alone[0, b] == -1 and torch.all(alone[0, b + 1:] == 0)  # an empty slot
+
+
+def test_scene_latents_say_what_the_camera_shows():
+    from sora_cli.research.training.scene_latents import scene_latents
+    from sora_cli.research.world.camera import MARK_SPACING, Camera, mark_colour
+    from sora_cli.research.world.render import render
+    from sora_cli.research.world.scene import Scene, Thing
+    from sora_cli.research.world.vocab import BACKGROUNDS, OBJECT_COLOURS
+
+    ball = Thing("red", "circle", "large", "still", None, (0.5, 0.5))
+    width, height = 144, 80
+    for camera in (Camera("pan left"), Camera("zoom in"), Camera("still", 0, cut_at=0.5, cut_to="close")):
+        scene = Scene("sand", (ball,), camera=camera)
+        z = scene_latents(scene, width, height, 25, t0=0.0)
+        video = render(scene, width, height, 25).float()
+        assert torch.all(z[:, MARKS] == 1)
+        red = (video - torch.tensor(OBJECT_COLOURS["red"], dtype=torch.float32)).abs().amax(-1) < 40
+        for f in (0, 24):
+            ys, xs = torch.nonzero(red[f], as_tuple=True)
+            # the object is where the frame shows it, at the size it shows it
+            assert z[f, BACKGROUND + CENTRE].item() == pytest.approx(((xs.float().mean() + 0.5) / width * 2 - 1).item(),
+                                                                     abs=0.04)
+            side = math.sqrt(len(xs) / math.pi) * 2 / height * 4 - 1
+            assert z[f, BACKGROUND + CENTRE + 2].item() == pytest.approx(side, abs=0.15)
+            # the marks are where the lattice says: darker pixels every spacing from the phase's point
+            spacing = z[f, SPACING].exp().item() * height
+            phase = math.atan2(z[f, PHASE + 1].item(), z[f, PHASE].item()) / (2 * math.pi)
+            marks = (video[f] - torch.tensor(mark_colour(BACKGROUNDS["sand"]))).abs().amax(-1) < 12
+            cols = torch.nonzero(marks.any(0)).flatten().float() + 0.5
+            lattice = phase + (cols - width / 2) / spacing
+            assert (lattice - lattice.round()).abs().max() < 0.25
+        if camera.move == "zoom in":
+            assert z[24, SPACING] > z[0, SPACING] + 0.3  # the lattice spreads as the camera zooms
+            assert z[0, SPACING].exp() == pytest.approx(MARK_SPACING)
+        if camera.cut_at:
+            assert z[24, BACKGROUND + CENTRE + 2] > z[0, BACKGROUND + CENTRE + 2] + 0.5  # a close-up
 
 
 def test_training_batches_of_scene_latents_are_exact_and_need_no_rendering():
@@ -144,7 +195,7 @@ def test_a_preview_is_the_full_renders_latents_drawn_smaller(tmp_path):
     assert torch.allclose(shapes[(48, 64)], shapes[(24, 32)], atol=1e-5)
 
 
-def test_the_autoencoder_learns_single_frames_drawn_at_any_time_of_their_scene():
+def test_the_autoencoder_learns_single_frames_drawn_at_any_time_of_their_scene(monkeypatch):
     from sora_cli.research.training import loop
 
     spec = replace(TINY_FRAME, text=replace(TINY_FRAME.text, vocab_size=256))
@@ -161,14 +212,11 @@ def test_the_autoencoder_learns_single_frames_drawn_at_any_time_of_their_scene()
         seen.append((frames, kw.get("still_times", 0.0)))
         return out
 
-    loop.clip_batch = spy
-    try:
-        first = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
-        for i in range(40):
-            loop.vae_step(net, opt, random.Random(i % 3), spec, torch.device("cpu"))
-        last = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
-    finally:
-        loop.clip_batch = original
+    monkeypatch.setattr(loop, "clip_batch", spy)
+    first = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
+    for i in range(40):
+        loop.vae_step(net, opt, random.Random(i % 3), spec, torch.device("cpu"))
+    last = [loop.vae_step(net, opt, random.Random(i), spec, torch.device("cpu")) for i in range(3)]
     assert all(s == (1, loop.FRAME_VAE_TIMES) for s in seen)
     assert sum(last) < 0.8 * sum(first)
 
@@ -207,5 +255,110 @@ def test_latent_statistics_never_make_a_rare_value_loud():
     loop.measure_latent_stats(net, spec, random.Random(0), torch.device("cpu"))
     std = net.vae.latent_std
     assert torch.all(std >= 0.25 * std.median() - 1e-6)
-    assert std[4] < 0.5  # slot 0 is always present: floored, not measured as 1
+    assert std[BACKGROUND] < 0.5  # slot 0 is always present: floored, not measured as 1
     assert std[3] > 0.3  # black and white is seen among the clips
+
+
+def _slot(angle: float) -> torch.Tensor:
+    """A raw slot-0 part (B=1) at `angle`, with its cos and sin of 3 and 4 times it where the layout keeps them."""
+    part = torch.zeros(1, SLOT)
+    a = torch.tensor(angle)
+    part[0, ANGLES:ANGLES + 4] = torch.stack([torch.cos(3 * a), torch.sin(3 * a), torch.cos(4 * a), torch.sin(4 * a)])
+    return part
+
+
+def test_a_slot_turns_its_pixels_into_the_shapes_own_frame_as_the_renderer_does():
+    offset = torch.randn(1, 50, 2)
+    dx, dy = offset[..., :1], offset[..., 1:]
+    for degrees in (-50, -20, 0, 15, 40):
+        a = math.radians(degrees)
+        c, s = math.cos(a), math.sin(a)
+        renderer = torch.cat([c * dx + s * dy, -s * dx + c * dy], dim=-1)  # render.distance's qx, qy
+        assert torch.allclose(turned(offset, _slot(a), 3), renderer, atol=1e-5)
+        if abs(degrees) < 45:
+            assert torch.allclose(turned(offset, _slot(a), 4), renderer, atol=1e-5)
+        # a square turned by a quarter is the same square: its frame is read up to that symmetry
+        assert torch.allclose(turned(offset, _slot(a + math.pi / 2), 4), turned(offset, _slot(a), 4), atol=1e-4)
+
+
+def test_an_absent_slot_draws_nothing():
+    torch.manual_seed(0)
+    decoder = FrameLatents(FRAME).decoder
+    z = torch.randn(2, SCENE_LAYOUT)
+    z[:, BACKGROUND + SLOT] = -1  # slot 1 is absent: whatever else it says is not drawn
+    other = z.clone()
+    other[:, BACKGROUND + SLOT + 1:] = torch.randn(2, SLOT - 1)
+    assert torch.allclose(decoder(z, 24, 40), decoder(other, 24, 40), atol=2e-3)
+    z[:, BACKGROUND + SLOT] = 1
+    other[:, BACKGROUND + SLOT] = 1
+    assert not torch.allclose(decoder(z, 24, 40), decoder(other, 24, 40), atol=2e-3)
+
+
+def test_refining_moves_the_encoders_latents_until_they_draw_the_frames_given():
+    torch.manual_seed(0)
+    latents = FrameLatents(replace(FRAME, refine_steps=30))
+    with torch.no_grad():
+        video = latents.decode_raw(torch.randn(2, SCENE_LAYOUT, 3, 1, 1), size=(24, 40)).clamp(-1, 1)
+
+        def error(z):
+            return (latents.decode(z, size=(24, 40)) - video).abs().mean().item()
+
+        guess = latents.normalise(latents.encode_moments(video)[0])
+        refined = latents.encode(video)  # as the engine calls it: under no_grad
+    assert refined.shape == guess.shape == (2, SCENE_LAYOUT, 3, 1, 1)
+    assert error(refined) < 0.7 * error(guess)
+    # with no steps, encoding is the encoder's guess
+    plain = FrameLatents(FRAME)
+    plain.load_state_dict(latents.state_dict())
+    with torch.no_grad():
+        assert torch.equal(plain.encode(video), guess)
+
+
+def test_the_encoder_reads_large_frames_at_the_sizes_it_trained_at():
+    import torch.nn.functional as F
+
+    from sora_cli.models.mini.frame_latents import READ_AREA
+
+    torch.manual_seed(0)
+    latents = FrameLatents(FRAME)
+    big = torch.rand(1, 3, 2, 96, 160) * 2 - 1
+    assert 96 * 160 > READ_AREA
+    with torch.no_grad():
+        scale = math.sqrt(READ_AREA / (96 * 160))
+        small = F.interpolate(big[:, :, 0], size=(round(96 * scale), round(160 * scale)), mode="area")
+        assert torch.allclose(latents.encode_moments(big)[0][:, :, :1], latents.encode_moments(small[:, :, None])[0],
+                              atol=1e-5)
+        fits = big[..., :40, :64]  # small enough: read as it is
+        assert not torch.allclose(latents.encode_moments(fits)[0],
+                                  latents.encode_moments(F.avg_pool3d(fits, (1, 2, 2)))[0], atol=1e-3)
+
+
+def test_encodings_are_snapped_to_the_values_the_worlds_latents_take():
+    from sora_cli.models.mini.frame_latents import BW, DISCRETE, SHAPE, snap
+
+    torch.manual_seed(0)
+    z = torch.randn(6, SCENE_LAYOUT)
+    z[:3, BACKGROUND + SLOT] = -0.3  # slot 1 half absent in the first three
+    out = snap(z)
+    assert set(out[:, [BW, MARKS]].flatten().tolist()) <= {-1.0, 1.0}
+    for k in range(2):
+        part = out[:, BACKGROUND + SLOT * k:BACKGROUND + SLOT * (k + 1)]
+        shown = part[:, 0] == 1
+        assert torch.all(shown | (part[:, 0] == -1))
+        assert torch.all(part[~shown, 1:] == 0)  # an absent slot is -1 then zeros, as the DiT learned it
+        shapes = part[shown, SHAPE:SHAPE + 3]
+        assert torch.all((shapes == 1).sum(1) == 1) and torch.all((shapes == 1) | (shapes == -1))
+        for pair in (ANGLES, ANGLES + 2):
+            assert torch.allclose(part[shown, pair:pair + 2].norm(dim=1), torch.ones(int(shown.sum())))
+    assert torch.all(out[:3, BACKGROUND + SLOT] == -1)
+    assert torch.allclose(snap(out), out)
+    # refining moves only what the snap left continuous
+    latents = FrameLatents(replace(FRAME, refine_steps=5))
+    with torch.no_grad():
+        video = latents.decode_raw(torch.randn(2, SCENE_LAYOUT, 1, 1, 1), size=(24, 40)).clamp(-1, 1)
+        guess = latents.encode_moments(video)[0]
+        refined = latents.refine(guess, video)
+    flat = snap(guess[:, :, :, 0, 0].transpose(1, 2).reshape(-1, SCENE_LAYOUT))
+    after = refined[:, :, :, 0, 0].transpose(1, 2).reshape(-1, SCENE_LAYOUT)
+    assert torch.equal(after[:, DISCRETE], flat[:, DISCRETE])
+    assert not torch.allclose(after[:, ~DISCRETE], flat[:, ~DISCRETE])

@@ -18,6 +18,7 @@ from sora_cli.research.world.render import coverage, render
 from sora_cli.research.world.scene import Scene, random_scene
 from sora_cli.research.world.vocab import (
     BACKGROUNDS,
+    FPS,
     MOTIONS,
     OBJECT_COLOURS,
     SHAPES,
@@ -113,12 +114,16 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
         if frames == 1 and still_times:
             t0 = rng.uniform(0, still_times)
-        if scene.camera is not None and scene.camera.cut_at is not None:
-            t0 = 0.0  # the cut happens in the window, where its caption says
+        span = rng.randint(1, max(1, min(3, latent_frames - 2)))
+        if scene.camera is not None and scene.camera.cut_at is not None and frames > 1:
+            # The cut happens in the window, where its caption says (a still frame is either side of it). Extending
+            # a shot, it comes right after the frames given, as a storyboard's cut extends the shot before it.
+            given = 1 + spec.vae.temporal_factor * (span - 1)
+            t0 = max(0.0, scene.camera.cut_at - given / FPS) if mode == "first_k" else 0.0
         if draw:
             videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)
-        spans.append(rng.randint(1, max(1, min(3, latent_frames - 2))))
+        spans.append(span)
         starts.append(t0)
     return Batch(torch.stack(videos) if draw else None, scenes, conds, spans, starts)
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from sora_cli.models.interface import batch_ids
 from sora_cli.models.mini.dit import MIN_TIME
+from sora_cli.models.mini.frame_latents import WHERE
 from sora_cli.models.mini.network import VideoModel
 from sora_cli.models.mini.tokenizer import WordTokenizer
 from sora_cli.noise import draw as draw_noise
@@ -60,7 +61,8 @@ DROP_TEXT = 0.1
 VAE_CLIPS = ((1, 12), (9, 3), (17, 2), (33, 1), (49, 1))
 # A scene-latent autoencoder learns from single frames (this many a step, times batch_scale), drawn at any
 # time of their scenes' first 5 s (DiT batches start up to 3 s in and run 2 s). Its decoder learns from the
-# true latents with this much noise added (of their [-1, 1] range), so a DiT's near misses still draw clean frames.
+# true latents with this much noise added (of their [-1, 1] range) to what they say is drawn (flags, colours,
+# shapes), so a DiT's near misses still draw clean frames; never to where it is, which taught it to blur.
 FRAME_VAE_BATCH, FRAME_VAE_TIMES, FRAME_DECODER_NOISE = 4, 5.0, 0.05
 # Seconds short of a snapshot time within which a run's end still takes that snapshot (a few steps' worth).
 STEP_SLACK = 10.0
@@ -133,25 +135,26 @@ def use_bf16(cfg: TrainConfig) -> bool:
     return cfg.device.startswith("cuda") or has_native_bf16()
 
 
-def _video_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int):
+def _video_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int, world: WorldMix):
     """A conv VAE on random sizes and lengths (it is fully convolutional); its regulariser is a small KL."""
     w, h = rng.choice([48, 64, 80, 96, 112, 128, 144]), rng.choice([48, 64, 80, 96, 112, 128, 144])
     frames, clips = rng.choice(VAE_CLIPS)
-    x = clip_batch(rng, spec, scale * clips, frames, (w, h), max_offset=2.0).video.to(device)
+    x = clip_batch(rng, spec, scale * clips, frames, (w, h), max_offset=2.0, world=world).video.to(device)
     mean, logvar = net.vae.encode_moments(x)
     rec = net.vae.decoder(mean + torch.randn_like(mean) * (0.5 * logvar).exp())
     return x, rec, 1e-4 * 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
 
 
-def _scene_latent_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int):
+def _scene_latent_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, device, scale: int, world: WorldMix):
     """A scene-latent autoencoder learns both halves from the renderer's scene latents of single frames: the
     decoder draws the frames from them (slightly noised), and its regulariser is the encoder's regression of them."""
     # preview sizes: a scene latent draws at any size, and a quarter of the pixels buys four times the steps
     w, h = rng.choice(working_sizes(spec)[1::2])
-    batch = clip_batch(rng, spec, scale * FRAME_VAE_BATCH, 1, (w, h), still_times=FRAME_VAE_TIMES)
+    batch = clip_batch(rng, spec, scale * FRAME_VAE_BATCH, 1, (w, h), still_times=FRAME_VAE_TIMES, world=world)
     x = batch.video.to(device)
     target = batch_latents(batch.scenes, batch.starts, w, h, 1).to(device)
-    rec = net.vae.decode_raw(target + FRAME_DECODER_NOISE * torch.randn_like(target), chunk=1, size=(h, w))
+    what = (~WHERE).to(device)[None, :, None, None, None]
+    rec = net.vae.decode_raw(target + FRAME_DECODER_NOISE * torch.randn_like(target) * what, chunk=1, size=(h, w))
     mean, _ = net.vae.encode_moments(x)
     errors = torch.stack([(mean - order).square().flatten(1).mean(1) for order in slot_orders(target)])
     # one object is slot 0, as its caption says; two are scored in the order that fits the encoder best
@@ -159,10 +162,11 @@ def _scene_latent_pass(net: VideoModel, rng: random.Random, spec: ModelSpec, dev
     return x, rec, torch.where(single, errors[0], errors.min(dim=0).values).mean()
 
 
-def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1) -> float:
+def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, scale: int = 1,
+             world: WorldMix = WorldMix()) -> float:
     """One autoencoder step: a reconstruction loss weighted toward objects, plus the pass's own regulariser."""
     autoencoder_pass = _scene_latent_pass if spec.vae.scene_latents else _video_pass
-    x, rec, regulariser = autoencoder_pass(net, rng, spec, device, scale)
+    x, rec, regulariser = autoencoder_pass(net, rng, spec, device, scale, world)
     weight = 1 + OBJECT_WEIGHT_VAE * foreground(x)
     err = (rec - x).abs()
     loss = ((err + err.pow(2)) * weight).sum() / (weight.sum() * 3) + regulariser
@@ -174,14 +178,15 @@ def vae_step(net: VideoModel, opt, rng: random.Random, spec: ModelSpec, device, 
 
 
 @torch.no_grad()
-def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, device) -> None:
+def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, device,
+                         world: WorldMix = WorldMix()) -> None:
     net.vae.latent_mean.zero_()
     net.vae.latent_std.fill_(1.0)
     zs = []
     scenes = spec.vae.scene_latents
     for size in working_sizes(spec)[::2]:
         # scene latents cost no rendering: enough clips that rare values (black and white, spins) are seen
-        batch = clip_batch(rng, spec, 64 if scenes else 4, spec.window_frames, size, draw=not scenes)
+        batch = clip_batch(rng, spec, 64 if scenes else 4, spec.window_frames, size, world=world, draw=not scenes)
         z = raw_latents(net, batch, size, spec.window_frames, device)
         zs.append(z.transpose(0, 1).reshape(z.shape[1], -1))
     z = torch.cat(zs, dim=1)
@@ -419,7 +424,7 @@ class Trainer:
         for group in self.optims["vae"].param_groups:
             group["lr"] = cfg.vae_lr * (1 - 0.9 * progress)
         state["stats"] = False  # the latents move: measure their statistics again
-        return vae_step(self.net, self.optims["vae"], self.rng, cfg.spec, self.device, cfg.batch_scale)
+        return vae_step(self.net, self.optims["vae"], self.rng, cfg.spec, self.device, cfg.batch_scale, cfg.world)
 
     def _fit_latents(self) -> None:
         """A linear autoencoder is fitted to the world's clips once, before the first step."""
@@ -429,7 +434,7 @@ class Trainer:
         self.log(f"linear latents fitted to {len(cells)} cells: {kept:.4%} of their variance kept")
 
     def _measure_stats(self) -> None:
-        measure_latent_stats(self.net, self.cfg.spec, self.rng, self.device)
+        measure_latent_stats(self.net, self.cfg.spec, self.rng, self.device, self.cfg.world)
         self.ema.load_state_dict(self.net.state_dict())
         self.state["stats"] = True
         self.log(f"latent mean {self.net.vae.latent_mean.tolist()} std {self.net.vae.latent_std.tolist()}")

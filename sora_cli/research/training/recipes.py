@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sora_cli.noise import WHITE, NoiseSpec
+from sora_cli.noise import NoiseSpec
 from sora_cli.research.training.data import WorldMix
 from sora_cli.specs import SORA_MINI, DiTSpec, ModelSpec, TextSpec, VAESpec
 
@@ -64,8 +64,9 @@ BANDED_SETTINGS = LINEAR_SETTINGS | dict(time_mean=None)
 LOCAL = replace(BANDED, dit=replace(BANDED.dit, local_kernel=(3, 3, 3)))
 MASKED_OBJECTS = dict(mask_ratio=0.25, mask_object_weight=2.0)
 SMOOTH = NoiseSpec(smooth=0.5, width=0.1, frame_corr=0.9)
-# sora-mini v11 as it trains: on white noise (it samples from noise that drifts over frames, SORA_MINI.noise).
-FRAME_DIT = replace(SORA_MINI, noise=WHITE)
+# sora-mini as it trains: on the noise it samples from, which drifts over frames (SORA_MINI.noise). v11 trained
+# on white noise and sampled from drifting noise; v12 went on from it on the drifting noise.
+FRAME_DIT = SORA_MINI
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -179,7 +180,10 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # learned decoder draws them. The autoencoder trains first (20 budget minutes, 32 single frames a step, both
     # halves supervised by the renderer's scene latents); the DiT then trains on exact latents with no encoder pass,
     # 49 tokens a 2 s clip instead of 585, so a step takes 24 clips (48 at preview sizes).
-    "frame-dit": (FRAME_DIT, dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100)),
+    # From round nine, a fifth of its scenes have a camera (half of them cut), which scene latents show as the marks'
+    # lattice and the objects where the frame shows them.
+    "frame-dit": (FRAME_DIT, dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100,
+                                  world=WorldMix(camera=0.2, cut=0.5))),
 }
 
 

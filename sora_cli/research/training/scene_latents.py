@@ -4,10 +4,13 @@ halves, and the DiT's training latents, exact and without an encoder pass."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from sora_cli.models.mini.frame_latents import BACKGROUND, SLOT, SLOTS
+from sora_cli.research.world.camera import MARK_SPACING, view
 from sora_cli.research.world.render import track
 from sora_cli.research.world.scene import Scene
 from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SHAPES, luma
@@ -22,19 +25,32 @@ def _colour(rgb: tuple[int, int, int], bw: bool) -> Tensor:
 def scene_latents(scene: Scene, width: int, height: int, frames: int, t0: float = 0.0, fps: float = FPS) -> Tensor:
     """(frames, SCENE_LAYOUT) raw scene latents of the frames render(scene, width, height, frames, fps, t0) draws.
 
-    Centres are fractions of the frame in [-1, 1], sizes fractions of its shorter side (x4 - 1), colours in
-    [-1, 1]; an absent slot is -1 then zeros. Slots follow the caption's order, so the first object said is slot 0.
+    What the frame shows, through its camera: centres are fractions of the frame in [-1, 1], sizes fractions of its
+    shorter side (x4 - 1), colours in [-1, 1]; an absent slot is -1 then zeros. The marks' lattice is its spacing
+    on screen (log of shorter sides) and the phase of the world point at the frame's centre along each axis (cos,
+    sin); a scene without a camera has no marks (-1) and the identity view's lattice. Slots follow the caption's
+    order, so the first object said is slot 0.
     """
     t = t0 + torch.arange(frames, dtype=torch.float32) / fps
-    columns = [_colour(BACKGROUNDS[scene.background], scene.bw).expand(frames, 3),
-               torch.full((frames, 1), 1.0 if scene.bw else -1.0)]
     short = min(width, height)
+    camera = scene.camera
+    target = track(scene.things[camera.target], t, width, height)[:2] if camera else (t, t)
+    cx, cy, zoom = view(camera, t, width, height, target)
+    step = MARK_SPACING * short  # world pixels between marks
+    columns = [_colour(BACKGROUNDS[scene.background], scene.bw).expand(frames, 3),
+               torch.full((frames, 1), 1.0 if scene.bw else -1.0),
+               torch.full((frames, 1), 1.0 if camera else -1.0),
+               torch.log(MARK_SPACING * zoom)[:, None],
+               torch.stack([torch.cos(2 * math.pi * cx / step), torch.sin(2 * math.pi * cx / step),
+                            torch.cos(2 * math.pi * cy / step), torch.sin(2 * math.pi * cy / step)], dim=1)]
     for k in range(SLOTS):
         if k >= len(scene.things):
             columns += [torch.full((frames, 1), -1.0), torch.zeros(frames, SLOT - 1)]
             continue
         thing = scene.things[k]
         x, y, size, angle = track(thing, t, width, height)
+        # on screen: p = (P - view centre) * zoom + frame centre (camera.view)
+        x, y, size = (x - cx) * zoom + width / 2, (y - cy) * zoom + height / 2, size * zoom
         shape = torch.tensor([1.0 if thing.shape == s else -1.0 for s in SHAPES]).expand(frames, 3)
         columns += [torch.ones(frames, 1), _colour(OBJECT_COLOURS[thing.colour], scene.bw).expand(frames, 3), shape,
                     torch.stack([x / width * 2 - 1, y / height * 2 - 1, size / short * 4 - 1,
