@@ -75,20 +75,24 @@ SCENE_LAYOUT = BACKGROUND + SLOT * SLOTS
 # Where the black-and-white flag, the marks' flag, their spacing (log of shorter sides) and phases sit in the
 # background's vector.
 BW, MARKS, SPACING, PHASE = 3, 4, 5, 6
-# Where a slot's present flag, colour, centre (x, y) and then size, and its angle's cos and sin of 3 and 4 times
-# it, sit in the slot's vector.
+# Where a slot's present flag, colour, shape, centre (x, y) and then size, and its angle's cos and sin of 3 and 4
+# times it, sit in the slot's vector.
 PRESENT, COLOUR, SHAPE, CENTRE, ANGLES = 0, 1, 4, 7, 10
-# The channels that say where things are drawn (the marks' lattice; each slot's centre, size and angle), as a mask.
-WHERE = torch.zeros(SCENE_LAYOUT, dtype=torch.bool)
-WHERE[SPACING:PHASE + 4] = True
-for _slot in range(SLOTS):
-    WHERE[BACKGROUND + SLOT * _slot + CENTRE:BACKGROUND + SLOT * (_slot + 1)] = True
-# The channels snap() decides (flags, and each slot's present flag and shape) and refinement then leaves alone.
-DISCRETE = torch.zeros(SCENE_LAYOUT, dtype=torch.bool)
-DISCRETE[[BW, MARKS]] = True
-for _slot in range(SLOTS):
-    DISCRETE[BACKGROUND + SLOT * _slot + PRESENT] = True
-    DISCRETE[BACKGROUND + SLOT * _slot + SHAPE:BACKGROUND + SLOT * _slot + SHAPE + 3] = True
+
+
+def _channels(background: list[int], slot: list[int]) -> Tensor:
+    """(SCENE_LAYOUT,) bool: these channels of the background part and these of every slot."""
+    mask = torch.zeros(SCENE_LAYOUT, dtype=torch.bool)
+    mask[background] = True
+    for k in range(SLOTS):
+        mask[[BACKGROUND + SLOT * k + i for i in slot]] = True
+    return mask
+
+
+# The channels that say where things are drawn: the marks' lattice; each slot's centre, size and angle.
+WHERE = _channels(list(range(SPACING, PHASE + 4)), list(range(CENTRE, SLOT)))
+# The channels snap() decides (the flags, and each slot's present flag and shape) and refinement then leaves alone.
+DISCRETE = _channels([BW, MARKS], [PRESENT, SHAPE, SHAPE + 1, SHAPE + 2])
 # A slot's pixels know their offset from its centre in its sizes (2), and the same offset turned by the slot's
 # angle as a triangle's (2) and as a square's (2) symmetry reads it: the offset in the shape's own frame.
 SLOT_COORDS = 6
