@@ -184,9 +184,10 @@ class ModelSpec:
         return 2 * self.vae.spatial_factor
 
 
-# sora-mini (v11, docs/sora-mini-bakeoff.md, eighth round): a frame is one token. Its latent is the frame's scene
-# latent (models/mini/frame_latents.py: background, then two object slots), drawn back at any size by a slot decoder,
-# so the DiT decides a whole frame in one token and cannot draw an object in pieces: 49 tokens a 2 s window.
+# sora-mini (v12, docs/sora-mini-bakeoff.md, rounds eight and nine): a frame is one token. Its latent is the frame's
+# scene latent (models/mini/frame_latents.py: background and the camera's marks, then two object slots), drawn back at
+# any size by a slot decoder, so the DiT decides a whole frame in one token and cannot draw an object in pieces: 49
+# tokens a 2 s window.
 SORA_MINI = ModelSpec(
     name="sora-mini",
     vae=VAESpec(kind="frame", latent_channels=38, base_channels=16, channel_mults=(1, 2, 4, 8),
@@ -198,9 +199,9 @@ SORA_MINI = ModelSpec(
     # A preview draws the very latents of its full render, smaller, when it takes the same steps; 49 frame tokens make
     # them cheap (a 2 s preview: 5.5 s at 30 steps, 4.6 s at 8), and at 8 held-out adherence fell from 0.58 to 0.42.
     preview_steps=30,
-    # Sampled from noise that drifts slowly over frames (90% of its variance, 0.98 from one frame to the next):
-    # the DiT was trained on white noise and still decides each frame's token mostly from that token's own noise,
-    # so neighbouring frames that start alike stay alike (flicker 1.88 against 3.11 at 20 budget minutes).
+    # Trained on and sampled from noise that drifts slowly over frames (90% of its variance, 0.98 from one frame to
+    # the next): each frame's token is decided much from its own noise, so neighbouring frames that start alike stay
+    # alike (v11, trained on white noise: flicker 1.88 against 3.11 at 20 budget minutes when sampled from this).
     noise=NoiseSpec(smooth=0.9, width=0.1, frame_corr=0.98),
     trained_for=("generate", "animate", "extend", "loop", "cut"),
 )

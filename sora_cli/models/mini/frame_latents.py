@@ -206,20 +206,22 @@ def snap(z: Tensor) -> Tensor:
     snapped)."""
     z = z.clone()
     z[:, [BW, MARKS]] = torch.where(z[:, [BW, MARKS]] > 0, 1.0, -1.0)
-    for axis in (0, 2):
-        pair = z[:, PHASE + axis:PHASE + axis + 2]
-        z[:, PHASE + axis:PHASE + axis + 2] = pair / pair.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    _to_circle(z, (PHASE, PHASE + 2))
     for k in range(SLOTS):
         part = z[:, BACKGROUND + SLOT * k:BACKGROUND + SLOT * (k + 1)]  # a view: writes go to z
         shown = part[:, PRESENT] > 0
         shape = part[:, SHAPE:SHAPE + 3]
         part[:, SHAPE:SHAPE + 3] = torch.where(shape == shape.max(dim=1, keepdim=True).values, 1.0, -1.0)
-        for fold in (0, 2):
-            pair = part[:, ANGLES + fold:ANGLES + fold + 2]
-            part[:, ANGLES + fold:ANGLES + fold + 2] = pair / pair.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        _to_circle(part, (ANGLES, ANGLES + 2))
         part[:, PRESENT] = torch.where(shown, 1.0, -1.0)
         part[:, 1:] = part[:, 1:] * shown[:, None]
     return z
+
+
+def _to_circle(z: Tensor, starts: tuple[int, ...]) -> None:
+    """In place: each (cos, sin) pair of channels starting at `starts` scaled onto the unit circle."""
+    for i in starts:
+        z[:, i:i + 2] = z[:, i:i + 2] / z[:, i:i + 2].norm(dim=1, keepdim=True).clamp_min(1e-6)
 
 
 def _at_most(frames: Tensor, area: int) -> Tensor:
@@ -300,7 +302,8 @@ class FrameLatents(NormalisedLatents):
         if size is None:
             raise ValueError("frame latents need the size to draw them at")
         b = z.shape[0]
-        # by default as many frames at once as keep the widest activation (the slot MLP's) near 16M values
+        # by default as many frames at once as keep the widest activation (the background MLP's, the one layer that
+        # runs at every pixel) near 16M values
         chunk = chunk or max(1, (1 << 24) // (size[0] * size[1] * self.decoder.hidden * b))
         parts = [self.decoder(rearrange(z[:, :, i:i + chunk], "b c t 1 1 -> (b t) c"), *size)
                  for i in range(0, z.shape[2], chunk)]

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from sora_cli.models.mini.frame_latents import BACKGROUND, SLOT, SLOTS
-from sora_cli.research.world.camera import MARK_SPACING, view
-from sora_cli.research.world.render import track
+from sora_cli.research.world.camera import MARK_SPACING
+from sora_cli.research.world.render import scene_view, track
 from sora_cli.research.world.scene import Scene
 from sora_cli.research.world.vocab import BACKGROUNDS, FPS, OBJECT_COLOURS, SHAPES, luma
 
@@ -34,8 +34,7 @@ def scene_latents(scene: Scene, width: int, height: int, frames: int, t0: float 
     t = t0 + torch.arange(frames, dtype=torch.float32) / fps
     short = min(width, height)
     camera = scene.camera
-    target = track(scene.things[camera.target], t, width, height)[:2] if camera else (t, t)
-    cx, cy, zoom = view(camera, t, width, height, target)
+    cx, cy, zoom = scene_view(scene, width, height, t)
     step = MARK_SPACING * short  # world pixels between marks
     columns = [_colour(BACKGROUNDS[scene.background], scene.bw).expand(frames, 3),
                torch.full((frames, 1), 1.0 if scene.bw else -1.0),

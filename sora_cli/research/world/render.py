@@ -74,11 +74,16 @@ def distance(shape: str, px: Tensor, py: Tensor, x: Tensor, y: Tensor, size: Ten
     return torch.maximum(slanted, qy - half)
 
 
-def world_grid(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Where each pixel looks in the world, per frame: x (T, 1, W), y (T, H, 1), and the zoom (T, 1, 1)."""
+def scene_view(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The scene's camera at times t: the world point at the frame's centre (x, y) and the zoom, each (T,)."""
     camera = scene.camera
     target = track(scene.things[camera.target], t, width, height)[:2] if camera else (t, t)
-    cx, cy, zoom = (v.view(-1, 1, 1) for v in view(camera, t, width, height, target))
+    return view(camera, t, width, height, target)
+
+
+def world_grid(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Where each pixel looks in the world, per frame: x (T, 1, W), y (T, H, 1), and the zoom (T, 1, 1)."""
+    cx, cy, zoom = (v.view(-1, 1, 1) for v in scene_view(scene, width, height, t))
     px = torch.arange(width, dtype=torch.float32).view(1, 1, -1) + 0.5
     py = torch.arange(height, dtype=torch.float32).view(1, -1, 1) + 0.5
     return cx + (px - width / 2) / zoom, cy + (py - height / 2) / zoom, zoom
