@@ -94,6 +94,7 @@ class Engine:
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
+        latents = m.net.vae.settle(latents, strength)
         video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
         return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
 

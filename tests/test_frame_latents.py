@@ -362,3 +362,86 @@ def test_encodings_are_snapped_to_the_values_the_worlds_latents_take():
     after = refined[:, :, :, 0, 0].transpose(1, 2).reshape(-1, SCENE_LAYOUT)
     assert torch.equal(after[:, DISCRETE], flat[:, DISCRETE])
     assert not torch.allclose(after[:, ~DISCRETE], flat[:, ~DISCRETE])
+
+
+def test_a_frame_without_marks_is_given_the_lattice_the_world_writes_for_it():
+    from sora_cli.models.mini.frame_latents import snap, still_lattice
+    from sora_cli.research.training.scene_latents import scene_latents
+    from sora_cli.research.world.scene import random_scene
+
+    rng = random.Random(3)
+    for width, height in ((256, 144), (144, 256), (112, 112), (80, 48)):
+        scene = random_scene(rng, camera=0.0)
+        lattice = scene_latents(scene, width, height, 2)[:, SPACING:PHASE + 4]
+        assert torch.allclose(lattice, still_lattice(width, height).expand(2, -1), atol=1e-5)
+    # the encoder's guess of a lattice no pixel shows is replaced; a frame with marks keeps its own
+    torch.manual_seed(0)
+    z = torch.randn(4, SCENE_LAYOUT)
+    z[:2, MARKS], z[2:, MARKS] = -0.5, 0.5
+    out = snap(z, (144, 256))
+    assert torch.allclose(out[:2, SPACING:PHASE + 4], still_lattice(256, 144).expand(2, -1))
+    assert torch.allclose(out[2:, SPACING:PHASE + 4], snap(z)[2:, SPACING:PHASE + 4])
+    assert not torch.allclose(out[2:, SPACING:PHASE + 4], still_lattice(256, 144).expand(2, -1))
+
+
+def test_training_clips_are_given_as_many_frames_as_a_chained_window_is():
+    from sora_cli.research.training.data import clip_batch
+
+    batch = clip_batch(random.Random(0), TINY_FRAME, 200, TINY_FRAME.window_frames, (32, 24), draw=False)
+    given = {k for mode, k in zip(batch.cond, batch.cond_latents) if mode in ("first_k", "last_k")}
+    assert given == set(range(1, TINY_FRAME.context_frames + 1))  # one latent a frame: 1 to context_frames
+
+
+def test_the_frames_next_to_given_ones_weigh_more_in_the_dits_loss():
+    from sora_cli.research.training.loop import join_weight
+
+    strength = torch.zeros(3, 12)
+    strength[0, :2] = 1  # given first frames
+    strength[1, -1] = 1  # a given last frame
+    w = join_weight(strength, extra=3.0, reach=2.0)
+    assert torch.all(w[2] == 1)  # nothing given: every frame counts alike
+    assert w[0, 2] == pytest.approx(4.0) and torch.all(w[0, 3:].diff() < 0) and w[0, -1] < 1.1
+    assert w[1, -2] == pytest.approx(4.0) and torch.all(w[1, :-1].diff() > 0)
+
+
+def test_a_window_keeps_what_the_world_keeps_for_a_whole_clip():
+    from sora_cli.models.mini.frame_latents import STEADY, WHERE
+
+    latents = FrameLatents(FRAME)
+    torch.manual_seed(0)
+    z = torch.randn(2, SCENE_LAYOUT, 9, 1, 1)
+    given = torch.tensor([1.0, 1.0] + [0.0] * 7)
+    out = latents.settle(z, given)
+    # background colour, flags, slot colours and shapes: the given frames' in every frame
+    assert torch.allclose(out[:, STEADY], z[:, STEADY, :2].mean(2, keepdim=True).expand(-1, -1, 9, 1, 1))
+    assert torch.equal(out[:, ~STEADY], z[:, ~STEADY])  # where things are, and how big, move as sampled
+    assert not torch.any(STEADY & WHERE)
+    # nothing given: what most frames say
+    out = latents.settle(z, torch.zeros(9))
+    assert torch.allclose(out[:, STEADY], z[:, STEADY].median(2, keepdim=True).values.expand(-1, -1, 9, 1, 1))
+    # a grid of latents keeps nothing of the kind
+    from sora_cli.models.mini.pixels import PixelLatents
+
+    assert PixelLatents.settle(None, z, given) is z
+
+
+def test_the_engine_draws_a_window_with_its_steady_channels_held_at_the_given_frames(tmp_path):
+    from sora_cli.conditioning import Condition
+    from sora_cli.models.mini.frame_latents import STEADY
+
+    model = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32)
+    s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48)
+    drawn = {}
+    original = model.net.vae.decode
+
+    def spy(latents, chunk=None, size=None):
+        drawn["z"] = latents.clone()
+        return original(latents, chunk, size)
+
+    model.net.vae.decode = spy
+    image = torch.rand(1, 3, 48, 64) * 2 - 1
+    Engine(model).window(s, 9, [Condition(image, 0)])
+    given = model.net.vae.encode(image.permute(1, 0, 2, 3).unsqueeze(0))
+    z = drawn["z"]
+    assert torch.allclose(z[:, STEADY], given[:, STEADY].expand_as(z[:, STEADY]), atol=1e-5)
+    assert not torch.allclose(z[:, ~STEADY, 1:], given[:, ~STEADY].expand_as(z[:, ~STEADY, 1:]), atol=1e-3)

@@ -111,7 +111,8 @@ def test_the_clean_loss_is_the_velocity_loss_of_the_same_prediction(tmp_path):
                              40)
     with torch.no_grad():
         v = net.dit(x_t, t_frame, net.text(ids, mask), mask)
-    weight = ((1 - strength)[:, None, :, None, None] * (1 + loop.OBJECT_WEIGHT_DIT * batch.objects)).expand_as(v)
+    frames = (1 - strength) * loop.join_weight(strength)  # frames next to given ones weigh more
+    weight = (frames[:, None, :, None, None] * (1 + loop.OBJECT_WEIGHT_DIT * batch.objects)).expand_as(v)
     expected = ((v - (noise - z)) ** 2 * weight).sum() / weight.sum()
     assert captured["done"] and loss == pytest.approx(expected.item(), rel=1e-3)
 

@@ -49,6 +49,10 @@ class Latents(Protocol):
         """(B, C, t, h, w) -> (B, 3, T, H, W) in [-1, 1]; `size` (H, W) is for latents that do not
         imply it (one vector a frame), and grid latents ignore it."""
 
+    def settle(self, latents: Tensor, strength: Tensor) -> Tensor:
+        """A sampled window's latents (B, C, t, h, w), made to keep over the window what its latent space says a
+        clip keeps; strength (t,) marks the given frames (1). Latents that say nothing of the kind return them."""
+
 
 class Velocity(Protocol):
     def __call__(self, x: Tensor, t: Tensor, ctx: Tensor, mask: Tensor) -> Tensor:
@@ -93,6 +97,9 @@ class NormalisedLatents(nn.Module):
         """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time."""
         shift, scale = self._stats(latents)
         return self.decode_raw(latents * scale + shift, chunk, size)
+
+    def settle(self, latents: Tensor, strength: Tensor) -> Tensor:
+        return latents
 
 
 @dataclass

@@ -89,8 +89,27 @@ def _channels(background: list[int], slot: list[int]) -> Tensor:
     return mask
 
 
+# The lattice a frame without a camera is written with: the world's identity view, marks STILL_SPACING shorter sides
+# apart (the world's MARK_SPACING) with the frame's centre at the world's. No pixel shows it, as no marks are drawn,
+# so the encoder can only guess it; `snap` writes it instead (v12's animate seam: 12x the typical change with the
+# guess, 7x with this).
+STILL_SPACING = 0.2
+
+
+def still_lattice(width: int, height: int) -> Tensor:
+    """(5,): the lattice channels (SPACING, then PHASE's four) of a width x height frame without a camera."""
+    step = STILL_SPACING * min(width, height)
+    x, y = 2 * math.pi * (width / 2) / step, 2 * math.pi * (height / 2) / step
+    return torch.tensor([math.log(STILL_SPACING), math.cos(x), math.sin(x), math.cos(y), math.sin(y)])
+
+
 # The channels that say where things are drawn: the marks' lattice; each slot's centre, size and angle.
 WHERE = _channels(list(range(SPACING, PHASE + 4)), list(range(CENTRE, SLOT)))
+# What the world keeps for a whole clip, cuts and camera moves included: the background's colour, black and white,
+# the marks' flag, and each slot's present flag, colour and shape. The DiT draws them a little differently in every
+# frame (v12: a background 0.03 off, about 4 levels, right after given frames: animate's seam 9.3x the typical
+# change, 2.7x held), so `settle` holds them over a window.
+STEADY = _channels([0, 1, 2, BW, MARKS], [PRESENT, COLOUR, COLOUR + 1, COLOUR + 2, SHAPE, SHAPE + 1, SHAPE + 2])
 # The channels snap() decides (the flags, and each slot's present flag and shape) and refinement then leaves alone.
 DISCRETE = _channels([BW, MARKS], [PRESENT, SHAPE, SHAPE + 1, SHAPE + 2])
 # A slot's pixels know their offset from its centre in its sizes (2), and the same offset turned by the slot's
@@ -198,15 +217,18 @@ class FrameDecoder(nn.Module):
         return image.index_put((n, p), _over(under, under + out[:, 1:], cover))
 
 
-def snap(z: Tensor) -> Tensor:
+def snap(z: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """Raw latents (N, SCENE_LAYOUT) put on the values the world's latents take: flags and shapes at +-1 (one shape
     a slot), angles' and phases' cos and sin on the unit circle, and an absent slot -1 then zeros. The DiT trained
     only on such latents; an encoder's in-between values (a slot half present, with guesses in its other channels)
     made it start a scene of its own next to the frames it was given (animate's seam 24x the typical change, 4.7x
-    snapped)."""
+    snapped). With the frames' `size` (height, width), a frame without marks also gets its still lattice."""
     z = z.clone()
     z[:, [BW, MARKS]] = torch.where(z[:, [BW, MARKS]] > 0, 1.0, -1.0)
     _to_circle(z, (PHASE, PHASE + 2))
+    if size is not None:
+        still = z[:, MARKS] < 0
+        z[still, SPACING:PHASE + 4] = still_lattice(size[1], size[0]).to(z)
     for k in range(SLOTS):
         part = z[:, BACKGROUND + SLOT * k:BACKGROUND + SLOT * (k + 1)]  # a view: writes go to z
         shown = part[:, PRESENT] > 0
@@ -273,6 +295,19 @@ class FrameLatents(NormalisedLatents):
         """(B, 3, T, H, W) -> normalised latents that draw these frames: the encoder's, refined (refine_steps)."""
         return self.normalise(self.refine(self.encode_moments(video)[0], video))
 
+    def settle(self, latents: Tensor, strength: Tensor) -> Tensor:
+        """The STEADY channels the same in every frame of the window: the given frames' (strength 1) where any
+        are given, so a continuation keeps what it continues; else the window's median, what most frames say."""
+        out = latents.clone()
+        given = strength >= 1
+        steady = latents[:, STEADY]
+        if bool(given.any()):
+            held = steady[:, :, given.to(latents.device)].mean(dim=2, keepdim=True)
+        else:
+            held = steady.median(dim=2, keepdim=True).values
+        out[:, STEADY] = held.expand_as(steady)
+        return out
+
     def refine(self, z: Tensor, video: Tensor) -> Tensor:
         """Raw latents (B, z, T, 1, 1) moved by gradient steps on how far the decoder's frames are from `video`.
 
@@ -284,9 +319,10 @@ class FrameLatents(NormalisedLatents):
         b = video.shape[0]
         frames = _at_most(rearrange(video.float(), "b c t h w -> (b t) c h w"), READ_AREA)
         h, w = frames.shape[-2:]
+        size = tuple(video.shape[-2:])  # the lattice's phase is in fractions of the frame as given
         moves = (~DISCRETE).to(frames.device)
         with torch.enable_grad():
-            guess = snap(rearrange(z.float(), "b c t 1 1 -> (b t) c")).detach().requires_grad_(True)
+            guess = snap(rearrange(z.float(), "b c t 1 1 -> (b t) c"), size).detach().requires_grad_(True)
             opt = torch.optim.Adam([guess], lr=REFINE_LR)
             for _ in range(self.spec.refine_steps):
                 err = self.decoder(guess, h, w) - frames
@@ -295,7 +331,7 @@ class FrameLatents(NormalisedLatents):
                 loss.backward()
                 guess.grad *= moves  # what the snap decided stays decided
                 opt.step()
-        return rearrange(snap(guess.detach()), "(b t) c -> b c t 1 1", b=b).to(z.dtype)
+        return rearrange(snap(guess.detach(), size), "(b t) c -> b c t 1 1", b=b).to(z.dtype)
 
     def decode_raw(self, z: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """(B, z, T, 1, 1) -> (B, 3, T, H, W) at `size` (height, width), `chunk` latent frames at a time."""

@@ -108,13 +108,15 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
     w, h = size
     videos, conds, spans, starts = [], [], [], []
     latent_frames = 1 + (frames - 1) // spec.vae.temporal_factor
+    given_most = 1 + (spec.context_frames - 1) // spec.vae.temporal_factor
     for scene in scenes:
         mode = rng.choices(COND_MODES, COND_WEIGHTS)[0] if latent_frames > 1 else "none"
         # Extensions continue clips mid-motion: give conditioned clips a later start sometimes.
         t0 = rng.uniform(0, max_offset) if mode in ("first_k", "first") and rng.random() < 0.5 else 0.0
         if frames == 1 and still_times:
             t0 = rng.uniform(0, still_times)
-        span = rng.randint(1, max(1, min(3, latent_frames - 2)))
+        # as many latent frames as a chained window is given (extend, long clips), or fewer
+        span = rng.randint(1, max(1, min(given_most, latent_frames - 2)))
         if scene.camera is not None and scene.camera.cut_at is not None and frames > 1:
             # The cut happens in the window, where its caption says (a still frame is either side of it). Extending
             # a shot, it comes right after the frames given, as a storyboard's cut extends the shot before it.
