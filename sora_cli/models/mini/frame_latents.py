@@ -105,13 +105,13 @@ def still_lattice(width: int, height: int) -> Tensor:
 
 # The channels that say where things are drawn: the marks' lattice; each slot's centre, size and angle.
 WHERE = _channels(list(range(SPACING, PHASE + 4)), list(range(CENTRE, SLOT)))
-# What the world keeps for a whole clip, cuts and camera moves included: the background's colour, black and white,
-# the marks' flag, and each slot's present flag, colour and shape. The DiT draws them a little differently in every
-# frame (v12: a background 0.03 off, about 4 levels, right after given frames: animate's seam 9.3x the typical
-# change, 2.7x held), so `settle` holds them over a window.
-STEADY = _channels([0, 1, 2, BW, MARKS], [PRESENT, COLOUR, COLOUR + 1, COLOUR + 2, SHAPE, SHAPE + 1, SHAPE + 2])
 # The channels snap() decides (the flags, and each slot's present flag and shape) and refinement then leaves alone.
 DISCRETE = _channels([BW, MARKS], [PRESENT, SHAPE, SHAPE + 1, SHAPE + 2])
+# What the world keeps for a whole clip, cuts and camera moves included: what snap() decides, and the background's
+# and each slot's colour. The DiT draws them a little differently in every frame (v12: a background 0.03 off, about
+# 4 levels, right after given frames: animate's seam 9.3x the typical change, 2.7x held), so `settle` holds them
+# over a window.
+STEADY = DISCRETE | _channels([0, 1, 2], [COLOUR, COLOUR + 1, COLOUR + 2])
 # A slot's pixels know their offset from its centre in its sizes (2), and the same offset turned by the slot's
 # angle as a triangle's (2) and as a square's (2) symmetry reads it: the offset in the shape's own frame.
 SLOT_COORDS = 6

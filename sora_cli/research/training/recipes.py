@@ -67,6 +67,9 @@ SMOOTH = NoiseSpec(smooth=0.5, width=0.1, frame_corr=0.9)
 # sora-mini as it trains: on the noise it samples from, which drifts over frames (SORA_MINI.noise). v11 trained
 # on white noise and sampled from drifting noise; v12 went on from it on the drifting noise.
 FRAME_DIT = SORA_MINI
+# Its settings: the autoencoder's 20 budget minutes first, a fifth of scenes with a camera (half of them one cut).
+FRAME_SETTINGS = dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100,
+                      world=WorldMix(camera=0.2, cut=0.5))
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
@@ -182,14 +185,11 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # 49 tokens a 2 s clip instead of 585, so a step takes 24 clips (48 at preview sizes).
     # From round nine, a fifth of its scenes have a camera (half of them cut), which scene latents show as the marks'
     # lattice and the objects where the frame shows them.
-    "frame-dit": (FRAME_DIT, dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100,
-                                  world=WorldMix(camera=0.2, cut=0.5))),
+    "frame-dit": (FRAME_DIT, FRAME_SETTINGS),
     # Round ten: v12's DiT (frame-dit until then) sampled from noise a tenth white, new every frame. Its samples
     # jittered (a centre's mean second difference over frames 0.031, more than an object moves a frame); on noise
     # that only drifts they jitter a third as much, which is now SORA_MINI's (so frame-dit's) noise.
-    "frame-dit-v12": (replace(FRAME_DIT, noise=NoiseSpec(smooth=0.9, width=0.1, frame_corr=0.98)),
-                      dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100,
-                           world=WorldMix(camera=0.2, cut=0.5))),
+    "frame-dit-v12": (replace(FRAME_DIT, noise=NoiseSpec(smooth=0.9, width=0.1, frame_corr=0.98)), FRAME_SETTINGS),
 }
 
 
