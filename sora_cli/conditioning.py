@@ -20,12 +20,17 @@ class Condition:
     frames: Tensor  # (T, 3, H, W) in [-1, 1] at the working size
     latent_index: int  # where its first latent lands; negative counts from the end
     strength: float = 1.0
+    # The window continues these frames (extend, loop, animate): its join is made seamless. A storyboard's cut
+    # gives the shot before as context only, and the jump away from it is the point.
+    joined: bool = True
 
 
-def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tensor, Tensor]:
-    """Write the conditions' latents into init (B, C, T, H, W) -> (init, strength per latent frame)."""
+def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Write the conditions' latents into init (B, C, T, H, W) -> (init, strength per latent frame, whether each
+    latent frame is a given one the window continues)."""
     init = init.clone()
     strength = torch.zeros(init.shape[2], device=init.device)
+    joined = torch.zeros(init.shape[2], dtype=torch.bool, device=init.device)
     for cond in conditions:
         frames = cond.frames.to(init)
         latents = vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0))  # (1, C, t, H, W)
@@ -35,4 +40,5 @@ def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tens
             raise ValueError(f"condition of {latents.shape[2]} latent frames does not fit at index {start}")
         init[:, :, start:stop] = latents
         strength[start:stop] = cond.strength
-    return init, strength
+        joined[start:stop] = cond.joined and cond.strength >= 1
+    return init, strength, joined

@@ -46,6 +46,7 @@ class Settings:
     start_time: float = 1.0
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # times t at which guidance applies
     guidance_focus: float = 0.0  # guidance only where the prompt pulls hardest (sampler.focus_mask)
+    cut: bool = False  # the first window cuts away from the frames it starts from: context, not continued
 
 
 def window_seed(seed: int, window: int) -> int:
@@ -87,14 +88,14 @@ class Engine:
             start = s.start_time
         else:
             init, start = torch.zeros_like(noise), 1.0
-        init, strength = place(conditions, m.net.vae, init)
+        init, strength, joined = place(conditions, m.net.vae, init)
         cond, uncond = self._contexts(s)
         velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval, s.guidance_focus,
                           m.spec.token_cells)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
-        latents = m.net.vae.settle(latents, strength)
+        latents = m.net.vae.settle(latents, strength, joined)
         video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
         return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
 
@@ -121,7 +122,7 @@ class Engine:
             else:
                 take = min(window - c, remaining)
             length = round_up_frames(c + take + (e if bridge else 0), self.tf)
-            conds = [] if ctx is None else [Condition(to_model(ctx), 0)]
+            conds = [] if ctx is None else [Condition(to_model(ctx), 0, joined=not (s.cut and index == 0))]
             if bridge:
                 conds.append(Condition(to_model(end), -(1 + (e - 1) // self.tf)))
             pos = count - remaining  # first new frame's place in the source's timeline

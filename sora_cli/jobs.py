@@ -45,6 +45,7 @@ class Job:
     video: Video | None = None
     video_path: str | None = None
     backward: bool = False
+    cut: bool = False  # extend that cuts away from the video (a storyboard's cut): it is context, not continued
     strength: float = V2V_STRENGTH
     notes: tuple[str, ...] = ()  # inputs not used as given (an audio track, a GIF's later frames): warned
 

@@ -64,6 +64,7 @@ def plan_clip(job: Job, model: LoadedModel) -> ClipPlan:
         start_time=job.strength if job.mode == "v2v" else 1.0,
         guidance_interval=spec.guidance_interval if job.guidance_interval is None else job.guidance_interval,
         guidance_focus=spec.guidance_focus,
+        cut=job.cut,
     )
     unknown = tuple(model.unknown_words(job.prompt))
     warnings = list(job.notes)

@@ -17,7 +17,8 @@ Each shot is a job of the modes that already exist: the first shot is a `generat
 conditioning mechanism). A `cut` is a `generate` for models not trained for cuts (shot i
 is then exactly `sora generate PROMPT --seed SEED+i` at the same size, rate and frames);
 a model trained for them (`"cut" in spec.trained_for`) sees the shot before as context
-through the same mechanism, with a prompt that says the cut. Shot i samples with seed + i,
+through the same mechanism, with a prompt that says the cut (`Job.cut`: the join is not
+smoothed, as a continue's is). Shot i samples with seed + i,
 and `sora storyboard FILE --shot N` renders shot N alone (from the last shot that starts
 from noise alone).
 """
@@ -145,7 +146,7 @@ def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None, cu
         said = prompt if prompt.lower().startswith("cut to") else f"cut to {prompt}"
         prompt = f"{board.shots[index - 1].prompt}, then {said}"
     return replace(base, mode="extend", video=Video(before, base.fps), video_path=None, backward=False,
-                   prompt=prompt, **common)
+                   cut=shot.join == "cut", prompt=prompt, **common)
 
 
 def render_storyboard(board: Storyboard, base: Job, model: LoadedModel, engine: Engine,

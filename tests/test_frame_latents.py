@@ -7,9 +7,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import build_tiny, run_every_mode
 
 from sora_cli.engine import Engine, Settings
+from sora_cli.jobs import Job
 from sora_cli.models.mini.frame_latents import (
     ANGLES,
     BACKGROUND,
@@ -17,10 +19,12 @@ from sora_cli.models.mini.frame_latents import (
     MARKS,
     PHASE,
     SCENE_LAYOUT,
+    SHAPE,
     SLOT,
     SPACING,
     FrameLatents,
     coordinates,
+    shape_distance,
     turned,
 )
 from sora_cli.specs import DiTSpec, ModelSpec, TextSpec, VAESpec
@@ -124,6 +128,29 @@ def test_scene_latents_say_what_the_camera_shows():
             assert z[24, BACKGROUND + CENTRE + 2] > z[0, BACKGROUND + CENTRE + 2] + 0.5  # a close-up
 
 
+def test_the_dit_sees_a_pans_lattice_as_a_straight_line_and_decoding_gives_its_phase_back():
+    from sora_cli.research.training.scene_latents import scene_latents
+    from sora_cli.research.world.camera import Camera
+    from sora_cli.research.world.scene import Scene, Thing
+
+    ball = Thing("red", "circle", "large", "still", None, (0.5, 0.5))
+    latents = FrameLatents(FRAME)
+    for move in ("pan left", "pan right", "still"):
+        raw = scene_latents(Scene("sand", (ball,), camera=Camera(move)), 144, 80, 49).T[None, :, :, None, None]
+        z = latents.normalise(raw)
+        for axis in (PHASE, PHASE + 1):  # the offsets along x and y, in lattice spacings
+            track = z[0, axis, :, 0, 0]
+            assert track.diff().diff().abs().max() < 1e-3  # a straight line (a pan at constant speed)
+        moved = z[0, PHASE, -1, 0, 0] - z[0, PHASE, 0, 0, 0]
+        if move == "still":
+            assert moved.abs() < 1e-4
+        else:
+            # the world's pans cross more than a lattice spacing in 2 s: cos and sin turn over, the offset does not
+            assert moved.abs() > 1 and (moved > 0) == (move == "pan right")
+        assert torch.all(z[:, PHASE + 2:PHASE + 4] == 0)
+        assert torch.allclose(latents.denormalise(z), raw, atol=1e-5)
+
+
 def test_training_batches_of_scene_latents_are_exact_and_need_no_rendering():
     from sora_cli.models.mini.network import VideoModel
     from sora_cli.research.training import loop
@@ -153,7 +180,7 @@ def test_training_batches_of_scene_latents_are_exact_and_need_no_rendering():
         raw = torch.cat([batch_latents([s], [0.0], 64, 48, length) for s in batch.scenes])
     starts_at_zero = [i for i in range(len(batch.scenes)) if batch.strength[i].sum() == 0]
     for i in starts_at_zero:
-        assert torch.allclose(batch.z[i], (raw[i] - 0.5) / 2.0, atol=1e-6)
+        assert torch.allclose(batch.z[i], net.vae.normalise(raw[i:i + 1])[0], atol=1e-6)
     assert torch.all(batch.objects == 1)
 
 
@@ -281,6 +308,51 @@ def test_a_slot_turns_its_pixels_into_the_shapes_own_frame_as_the_renderer_does(
         assert torch.allclose(turned(offset, _slot(a + math.pi / 2), 4), turned(offset, _slot(a), 4), atol=1e-4)
 
 
+def test_a_slot_is_given_the_signed_distance_the_renderer_draws_its_shape_with():
+    from sora_cli.research.world.render import distance
+    from sora_cli.research.world.vocab import SHAPES
+
+    torch.manual_seed(0)
+    offset = torch.rand(400, 2) * 1.6 - 0.8  # in slot sizes from the centre
+    size = 20.0  # pixels
+    for degrees in (-50, 0, 33):
+        a = math.radians(degrees)
+        for k, shape in enumerate(SHAPES):
+            part = _slot(a).expand(400, -1).clone()
+            part[:, SHAPE:SHAPE + 3] = -1.0
+            part[:, SHAPE + k] = 1.0
+            world = distance(shape, offset[:, 0] * size, offset[:, 1] * size, torch.zeros(1), torch.zeros(1),
+                             torch.tensor([size]), torch.tensor([a]))[0] / size
+            assert torch.allclose(shape_distance(offset, part)[:, 0], world, atol=2e-3), (shape, degrees)
+
+
+def test_a_decoder_whose_slot_mlp_adds_nothing_draws_the_worlds_frames_from_their_latents():
+    from sora_cli.research.training.scene_latents import scene_latents
+    from sora_cli.research.world.render import coverage
+    from sora_cli.research.world.render import render as render_world
+    from sora_cli.research.world.scene import random_scene
+
+    torch.manual_seed(0)
+    decoder = FrameLatents(FRAME).decoder
+    with torch.no_grad():
+        decoder.slot[-1].weight.zero_()
+        decoder.slot[-1].bias.zero_()
+    rng = random.Random(3)
+    errors = []
+    for _ in range(4):
+        scene = replace(random_scene(rng, two_objects=0.5, bw=0.0), camera=None)
+        truth = render_world(scene, 128, 96, 1)[0].float() / 127.5 - 1  # (H, W, 3)
+        drawn = decoder(scene_latents(scene, 128, 96, 1), 96, 128)[0].permute(1, 2, 0)
+        # the background MLP is untrained, so compare inside the objects: pixels the world covers whole, as it
+        # does their four neighbours (an edge pixel mixes in the background)
+        full = F.pad(coverage(scene, 128, 96, 1).amax(0)[0] >= 1, (1, 1, 1, 1))
+        inside = full[1:-1, 1:-1] & full[:-2, 1:-1] & full[2:, 1:-1] & full[1:-1, :-2] & full[1:-1, 2:]
+        errors.append((drawn[inside] - truth[inside]).abs())
+    errors = torch.cat(errors)
+    assert errors.shape[0] > 50
+    assert errors.mean() < 0.05
+
+
 def test_an_absent_slot_draws_nothing():
     torch.manual_seed(0)
     decoder = FrameLatents(FRAME).decoder
@@ -315,8 +387,6 @@ def test_refining_moves_the_encoders_latents_until_they_draw_the_frames_given():
 
 
 def test_the_encoder_reads_large_frames_at_the_sizes_it_trained_at():
-    import torch.nn.functional as F
-
     from sora_cli.models.mini.frame_latents import READ_AREA
 
     torch.manual_seed(0)
@@ -411,18 +481,41 @@ def test_a_window_keeps_what_the_world_keeps_for_a_whole_clip():
     torch.manual_seed(0)
     z = torch.randn(2, SCENE_LAYOUT, 9, 1, 1)
     given = torch.tensor([1.0, 1.0] + [0.0] * 7)
-    out = latents.settle(z, given)
+    out = latents.settle(z, given, torch.zeros(9, dtype=torch.bool))  # given as context: nothing continued
     # background colour, flags, slot colours and shapes: the given frames' in every frame
     assert torch.allclose(out[:, STEADY], z[:, STEADY, :2].mean(2, keepdim=True).expand(-1, -1, 9, 1, 1))
     assert torch.equal(out[:, ~STEADY], z[:, ~STEADY])  # where things are, and how big, move as sampled
     assert not torch.any(STEADY & WHERE)
     # nothing given: what most frames say
-    out = latents.settle(z, torch.zeros(9))
+    out = latents.settle(z, torch.zeros(9), torch.zeros(9, dtype=torch.bool))
     assert torch.allclose(out[:, STEADY], z[:, STEADY].median(2, keepdim=True).values.expand(-1, -1, 9, 1, 1))
     # a grid of latents keeps nothing of the kind
     from sora_cli.models.mini.pixels import PixelLatents
 
-    assert PixelLatents.settle(None, z, given) is z
+    assert PixelLatents.settle(None, z, given, given > 0) is z
+
+
+def test_a_join_takes_no_bigger_step_than_the_frames_after_it():
+    from sora_cli.models.mini.frame_latents import TRACKS, continue_tracks
+
+    torch.manual_seed(0)
+    frames = torch.arange(12, dtype=torch.float32)
+    z = torch.randn(1, SCENE_LAYOUT, 1, 1, 1) + 0.1 * frames.view(1, 1, -1, 1, 1)  # every channel moves steadily
+    z[:, :, 2:] += 0.5  # the sampled frames jump away from the two given ones
+    first = torch.tensor([True, True] + [False] * 10)
+    out = continue_tracks(z, first, ramp=4)
+    steps, sampled = out[0, TRACKS, :, 0, 0].diff(dim=1), z[0, TRACKS, :, 0, 0].diff(dim=1)
+    assert torch.allclose(steps[:, 1], sampled[:, 2], atol=1e-5)  # the join's step is the model's next one
+    assert torch.allclose(out[:, :, 6:], z[:, :, 6:]) and torch.equal(out[:, :, :2], z[:, :, :2])
+    assert torch.equal(out[:, ~TRACKS], z[:, ~TRACKS])
+    # given frames at the end (a loop's, a bridge's): the same, backwards in time
+    z = torch.randn(1, SCENE_LAYOUT, 1, 1, 1) + 0.1 * frames.view(1, 1, -1, 1, 1)
+    z[:, :, :-2] -= 0.5
+    out = continue_tracks(z, first.flip(0), ramp=4)
+    steps, sampled = out[0, TRACKS, :, 0, 0].diff(dim=1), z[0, TRACKS, :, 0, 0].diff(dim=1)
+    assert torch.allclose(steps[:, -2], sampled[:, -3], atol=1e-5)
+    # nothing joined (a cut's context): as sampled
+    assert torch.equal(continue_tracks(z, torch.zeros(12, dtype=torch.bool)), z)
 
 
 def test_the_engine_draws_a_window_with_its_steady_channels_held_at_the_given_frames(tmp_path):
@@ -445,3 +538,29 @@ def test_the_engine_draws_a_window_with_its_steady_channels_held_at_the_given_fr
     z = drawn["z"]
     assert torch.allclose(z[:, STEADY], given[:, STEADY].expand_as(z[:, STEADY]), atol=1e-5)
     assert not torch.allclose(z[:, ~STEADY, 1:], given[:, ~STEADY].expand_as(z[:, ~STEADY, 1:]), atol=1e-3)
+
+
+def test_a_cut_sees_the_shot_before_as_context_and_does_not_continue_it(tmp_path):
+    from sora_cli.storyboard import Shot, Storyboard, shot_job
+
+    model = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32)
+    seen = []
+    original = model.net.vae.settle
+
+    def spy(latents, strength, joined):
+        seen.append(joined.clone())
+        return original(latents, strength, joined)
+
+    model.net.vae.settle = spy
+    before = (torch.rand(5, 48, 64, 3) * 255).to(torch.uint8)
+    for cut in (False, True):
+        s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48,
+                     cut=cut)
+        Engine(model).chain(s, 8, start=before)
+        assert seen[-1].any() != cut  # continued: the given frames are joined; cut: none is
+    # a storyboard's cut, for a model trained for cuts, is an extend that cuts
+    board = Storyboard((Shot("a red ball", 1.0, "cut"), Shot("a close-up of the red ball", 1.0, "cut"),
+                        Shot("the red ball moves right", 1.0, "continue")), {})
+    base = Job(mode="generate", prompt="a red ball", seed=1, model="", width=64, height=48, fps=24.0, frames=1)
+    assert shot_job(base, board, 1, before, cuts_in_context=True).cut
+    assert not shot_job(base, board, 2, before, cuts_in_context=True).cut

@@ -38,3 +38,10 @@ def test_soft_conditions_and_exact_reconstructions_change_nothing():
     video = _window()
     assert torch.equal(fade_in_joins(video, [Condition(video[:5] + 0.3, 0, strength=0.5)], ramp=4), video)
     assert torch.allclose(fade_in_joins(video, [Condition(video[:5].clone(), 0)], ramp=4), video)
+
+
+def test_a_cut_is_not_faded_into_the_frames_after_it():
+    video = _window()
+    before = video[:5] + 0.3  # the shot before, which the cut sees as context
+    assert torch.equal(fade_in_joins(video, [Condition(before, 0, joined=False)], ramp=4), video.clamp(-1, 1))
+    assert not torch.equal(fade_in_joins(video, [Condition(before, 0)], ramp=4), video.clamp(-1, 1))

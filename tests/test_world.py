@@ -324,3 +324,24 @@ def test_eval_with_no_conditioned_modes_leaves_their_rows_out(cli):
     assert {"preview", "full"} <= set(report)
     assert not set(report) & {"animate", "extend", "loop", "v2v", "long"}
     assert cli("eval", "--model", cli.model, "--modes", "-1").exit_code == 2
+
+
+def test_training_captions_can_leave_out_the_words_that_join_their_phrases():
+    from sora_cli.research.training.data import GLUE, captions_for
+    from sora_cli.research.world.vocab import COLOUR_SYNONYMS
+
+    # the joining words of the training templates only: the held-out template's "meanwhile" is never trained on
+    assert {"while", "and", "as", "with", "background"} <= GLUE and "meanwhile" not in GLUE
+    assert not GLUE & {w for words in COLOUR_SYNONYMS.values() for w in words}
+    scenes = [random_scene(random.Random(i), two_objects=1.0) for i in range(60)]
+    plain = captions_for(scenes, random.Random(5), 0.0)
+    dropped = captions_for(scenes, random.Random(5), 0.0, drop_glue=0.5)
+    left_out = Counter()
+    for full, short in zip(plain, dropped):
+        words = full.split(" ")
+        kept = short.split(" ")
+        # what is left is the caption with some glue words taken out, in order
+        it = iter(words)
+        assert all(any(w == k for w in it) for k in kept)
+        left_out.update(w for w in set(words) if words.count(w) > kept.count(w))
+    assert left_out and set(left_out) <= GLUE

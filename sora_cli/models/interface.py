@@ -49,9 +49,10 @@ class Latents(Protocol):
         """(B, C, t, h, w) -> (B, 3, T, H, W) in [-1, 1]; `size` (H, W) is for latents that do not
         imply it (one vector a frame), and grid latents ignore it."""
 
-    def settle(self, latents: Tensor, strength: Tensor) -> Tensor:
+    def settle(self, latents: Tensor, strength: Tensor, joined: Tensor) -> Tensor:
         """A sampled window's latents (B, C, t, h, w), made to keep over the window what its latent space says a
-        clip keeps; strength (t,) marks the given frames (1). Latents that say nothing of the kind return them."""
+        clip keeps, and to continue the given frames it joins; strength (t,) marks the given frames (1), joined (t,)
+        those the window continues. Latents that say nothing of the kind return them."""
 
 
 class Velocity(Protocol):
@@ -93,12 +94,16 @@ class NormalisedLatents(nn.Module):
         shift, scale = self._stats(raw)
         return (raw - shift) / scale
 
+    def denormalise(self, latents: Tensor) -> Tensor:
+        """The DiT's latents (B, z, t, h, w) back at the autoencoder's raw scale: normalise's inverse."""
+        shift, scale = self._stats(latents)
+        return latents * scale + shift
+
     def decode(self, latents: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """Normalised latents -> (B, 3, T, H, W), streamed `chunk` latent frames at a time."""
-        shift, scale = self._stats(latents)
-        return self.decode_raw(latents * scale + shift, chunk, size)
+        return self.decode_raw(self.denormalise(latents), chunk, size)
 
-    def settle(self, latents: Tensor, strength: Tensor) -> Tensor:
+    def settle(self, latents: Tensor, strength: Tensor, joined: Tensor) -> Tensor:
         return latents
 
 

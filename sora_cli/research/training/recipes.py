@@ -69,7 +69,7 @@ SMOOTH = NoiseSpec(smooth=0.5, width=0.1, frame_corr=0.9)
 FRAME_DIT = SORA_MINI
 # Its settings: the autoencoder's 20 budget minutes first, a fifth of scenes with a camera (half of them one cut).
 FRAME_SETTINGS = dict(vae_minutes=20.0, vae_lr=2e-3, batch_scale=8, ema=0.995, warmup_steps=100,
-                      world=WorldMix(camera=0.2, cut=0.5))
+                      world=WorldMix(camera=0.2, cut=0.5), drop_glue=0.3)
 
 # name -> (spec, TrainConfig settings). Budgets (minutes, clock) are the command line's.
 RECIPES: dict[str, tuple[ModelSpec, dict]] = {
