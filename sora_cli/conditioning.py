@@ -24,6 +24,11 @@ class Condition:
     # gives the shot before as context only, and the jump away from it is the point.
     joined: bool = True
 
+    @property
+    def continued(self) -> bool:
+        """Shown as given (a soft condition is not) and continued by the window (a cut's context is not)."""
+        return self.joined and self.strength >= 1.0
+
 
 def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Write the conditions' latents into init (B, C, T, H, W) -> (init, strength per latent frame, whether each
@@ -40,5 +45,5 @@ def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tens
             raise ValueError(f"condition of {latents.shape[2]} latent frames does not fit at index {start}")
         init[:, :, start:stop] = latents
         strength[start:stop] = cond.strength
-        joined[start:stop] = cond.joined and cond.strength >= 1
+        joined[start:stop] = cond.continued
     return init, strength, joined

@@ -23,7 +23,7 @@ def fade_in_joins(video: Tensor, conditions: list[Condition], ramp: int) -> Tens
     total = video.shape[0]
     weights = 1.0 - torch.arange(ramp, dtype=video.dtype) / ramp  # (ramp,): 1 at the join, falling to 1/ramp
     for cond in conditions:
-        if cond.strength < 1.0 or not cond.joined:  # not shown as given, or cut away from: nothing to join
+        if not cond.continued:  # not shown as given, or cut away from: nothing to join
             continue
         given = cond.frames.to(video)
         n = given.shape[0]
