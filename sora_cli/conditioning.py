@@ -1,8 +1,9 @@
 """Conditioning items: frames given at a latent-frame index with a strength.
 
 Every mode is a list of these. An item's frames (1 + k*tf of them) are encoded on their
-own by the causal VAE and their latents replace the window's latents from `latent_index`
-on, held at t = t_global * (1 - strength) by the sampler.
+own by the causal VAE (unless the engine drew them and gives their latents) and their
+latents replace the window's latents from `latent_index` on, held at
+t = t_global * (1 - strength) by the sampler.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Condition:
     # The window continues these frames (extend, loop, animate): its join is made seamless. A storyboard's cut
     # gives the shot before as context only, and the jump away from it is the point.
     joined: bool = True
+    # The frames' latents, when the engine drew the frames itself (a chain's context): placed as they are
+    # instead of encoded again from the decoded frames, a round trip that can misread them.
+    latents: Tensor | None = None
 
     @property
     def continued(self) -> bool:
@@ -38,7 +42,8 @@ def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tens
     joined = torch.zeros(init.shape[2], dtype=torch.bool, device=init.device)
     for cond in conditions:
         frames = cond.frames.to(init)
-        latents = vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0))  # (1, C, t, H, W)
+        latents = vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0)) if cond.latents is None \
+            else cond.latents.to(init)  # (1, C, t, H, W)
         start = cond.latent_index % init.shape[2]
         stop = start + latents.shape[2]
         if stop > init.shape[2]:

@@ -75,10 +75,15 @@ class Engine:
         gen = torch.Generator().manual_seed(window_seed(s.seed, index))
         return draw_noise(shape, self.model.spec.noise, gen, pool=self.model.spec.vae.noise_pool(s.preview))
 
-    @torch.no_grad()
     def window(self, s: Settings, frames: int, conditions: list[Condition], index: int = 0,
                source: Tensor | None = None) -> Tensor:
         """Sample one window of `frames` (1 + k*tf) frames -> uint8 (T, H, W, 3)."""
+        return self._window(s, frames, conditions, index, source)[0]
+
+    @torch.no_grad()
+    def _window(self, s: Settings, frames: int, conditions: list[Condition], index: int,
+                source: Tensor | None) -> tuple[Tensor, Tensor]:
+        """One window -> its frames, uint8 (T, H, W, 3), and the latents they were drawn from."""
         m = self.model
         latent_t = m.net.vae.latent_frames(frames)
         shape = (1, m.spec.vae.latent_channels, latent_t, *m.spec.vae.latent_hw(s.height, s.width))
@@ -97,7 +102,7 @@ class Engine:
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
         latents = m.net.vae.settle(latents, strength, joined)
         video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)
-        return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames))
+        return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames)), latents
 
     def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,
               source: Tensor | None = None) -> Tensor:
@@ -109,6 +114,7 @@ class Engine:
         spec = self.model.spec
         window, ctx_len = spec.window_frames, spec.context_frames
         made: list[Tensor] = []
+        drawn: list[Tensor | None] = []  # the latents each part of `made` was drawn from (see _drawn)
         remaining, index = count, 0
         while remaining > 0:
             ctx = self._tail(start, made, ctx_len)
@@ -122,16 +128,20 @@ class Engine:
             else:
                 take = min(window - c, remaining)
             length = round_up_frames(c + take + (e if bridge else 0), self.tf)
-            conds = [] if ctx is None else [Condition(to_model(ctx), 0, joined=not (s.cut and index == 0))]
+            conds = [] if ctx is None else [Condition(to_model(ctx), 0, joined=not (s.cut and index == 0),
+                                                      latents=_drawn(drawn[::-1], c, last=True))]
             if bridge:
                 conds.append(Condition(to_model(end), -(1 + (e - 1) // self.tf)))
             pos = count - remaining  # first new frame's place in the source's timeline
             src = None if source is None else _pad_to(source[pos - c:], length)
-            out = self.window(s, length, conds, index, src)
-            new = out[c: length - (e if bridge else 0)]
+            out, latents = self._window(s, length, conds, index, src)
+            stop = length - (e if bridge else 0)
+            new, new_z = out[c:stop], self._frames_of(latents, c, stop)
             if bridge and new.shape[0] != take:  # rounding made a few more frames: keep the pace even
-                new = new[resample_indices(new.shape[0], take)]
+                keep = resample_indices(new.shape[0], take)
+                new, new_z = new[keep], None if new_z is None else new_z[:, :, keep]
             made.append(new[:take])
+            drawn.append(None if new_z is None else new_z[:, :, :take])
             remaining -= take
             index += 1
         return torch.cat(made) if made else torch.zeros(0, s.height, s.width, 3, dtype=torch.uint8)
@@ -140,6 +150,7 @@ class Engine:
         """`count` new frames that lead into `end` (the given frames come last)."""
         spec = self.model.spec
         made: list[Tensor] = []
+        drawn: list[Tensor | None] = []
         remaining, index = count, 0
         while remaining > 0:
             after = torch.cat(made[::-1] + [end]) if made else end
@@ -147,12 +158,18 @@ class Engine:
             c = ctx.shape[0]
             take = min(spec.window_frames - c, remaining)
             length = round_up_frames(c + take, self.tf)
-            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf))
-            out = self.window(s, length, [cond], index)
+            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf), latents=_drawn(drawn[::-1], c, last=False))
+            out, latents = self._window(s, length, [cond], index, None)
             made.append(out[length - c - take: length - c])
+            drawn.append(self._frames_of(latents, length - c - take, length - c))
             remaining -= take
             index += 1
         return torch.cat(made[::-1])
+
+    def _frames_of(self, latents: Tensor, start: int, stop: int) -> Tensor | None:
+        """The latents of frames start:stop, where a latent frame is one frame (else None: a causal VAE's
+        latents of a span are not a slice of the whole's)."""
+        return latents[:, :, start:stop] if self.tf == 1 else None
 
     def _tail(self, start: Tensor | None, made: list[Tensor], ctx_len: int) -> Tensor | None:
         parts = ([start] if start is not None else []) + made
@@ -160,6 +177,25 @@ class Engine:
             return None
         frames = torch.cat(parts)
         return frames[-min(ctx_len, round_down_frames(frames.shape[0], self.tf)):]
+
+
+def _drawn(parts: list[Tensor | None], count: int, last: bool) -> Tensor | None:
+    """The latents of the last (or first) `count` frames of the made parts, given from the nearest part on, when
+    every frame they span was made by this chain; None when a given frame or a part without latents is among them.
+
+    A chain's context is frames it drew itself: handing the next window their latents instead of encoding the
+    decoded frames again spares a round trip per window, whose misreadings add up over a long chain (a 60 s
+    clip lost its object's colour: docs/sora-mini-bakeoff.md, round twelve)."""
+    found, have = [], 0
+    for z in parts:
+        if z is None or have >= count:
+            break
+        found.append(z)
+        have += z.shape[2]
+    if have < count:
+        return None
+    whole = torch.cat(found[::-1] if last else found, dim=2)
+    return whole[:, :, -count:] if last else whole[:, :, :count]
 
 
 def _pad_to(frames: Tensor, length: int) -> Tensor:

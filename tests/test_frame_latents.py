@@ -564,3 +564,53 @@ def test_a_cut_sees_the_shot_before_as_context_and_does_not_continue_it(tmp_path
     base = Job(mode="generate", prompt="a red ball", seed=1, model="", width=64, height=48, fps=24.0, frames=1)
     assert shot_job(base, board, 1, before, cuts_in_context=True).cut
     assert not shot_job(base, board, 2, before, cuts_in_context=True).cut
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_a_chain_hands_on_the_latents_of_frames_it_drew_instead_of_encoding_them_again(tmp_path, monkeypatch, backward):
+    import sora_cli.engine as engine_module
+    from conftest import TINY
+
+    s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48)
+    given = (torch.rand(5, 48, 64, 3) * 255).to(torch.uint8)
+    original_place = engine_module.place
+    for spec, carries in ((TINY_FRAME, True), (TINY, False)):  # TINY's latent frame is 4 frames: no slice of them
+        model = load_model(str(build_tiny(tmp_path / spec.name, spec)), torch.device("cpu"), torch.float32)
+        placed, settled = [], []
+        original_settle = model.net.vae.settle
+
+        def place_spy(conditions, vae, init):
+            placed.append([c.latents for c in conditions])
+            return original_place(conditions, vae, init)
+
+        def settle_spy(latents, strength, joined):
+            settled.append(original_settle(latents, strength, joined))
+            return settled[-1]
+
+        monkeypatch.setattr(engine_module, "place", place_spy)
+        model.net.vae.settle = settle_spy
+        engine = Engine(model)
+        out = engine.chain_backward(s, 40, given) if backward else engine.chain(s, 40, start=given)
+        assert out.shape[0] == 40 and len(placed) >= 3
+        assert placed[0] == [None]  # the given frames are encoded
+        for k in range(1, len(placed)):
+            (z,) = placed[k]
+            assert (z is not None) == carries
+            if carries:  # the context's latents are those the window before drew them from
+                c = z.shape[2]
+                before = settled[k - 1]
+                expected = before[:, :, :c] if backward else before[:, :, -c:]
+                assert torch.equal(z, expected)
+
+
+def test_given_latents_are_placed_as_they_are_and_frames_without_them_are_encoded(tmp_path):
+    from sora_cli.conditioning import Condition, place
+
+    vae = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32).net.vae
+    frames = torch.rand(3, 3, 48, 64) * 2 - 1
+    z = torch.randn(1, SCENE_LAYOUT, 3, 1, 1)
+    init = torch.zeros(1, SCENE_LAYOUT, 8, 1, 1)
+    placed, strength, _ = place([Condition(frames, 0, latents=z), Condition(frames, -3)], vae, init)
+    assert torch.equal(placed[:, :, :3], z)
+    assert torch.allclose(placed[:, :, -3:], vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0)), atol=1e-5)
+    assert strength.tolist() == [1, 1, 1, 0, 0, 1, 1, 1]

@@ -207,14 +207,14 @@ def test_given_frames_pass_through_the_engine_bit_exactly(tiny, tmp_path):
 
 def test_loop_ends_on_a_window_conditioned_on_its_own_first_frame(cli, tiny, monkeypatch):
     calls = []
-    original = Engine.window
+    original = Engine._window  # every window, whether asked for alone or in a chain
 
-    def spy(self, s, frames, conditions, index=0, source=None):
-        out = original(self, s, frames, conditions, index, source)
+    def spy(self, s, frames, conditions, index, source):
+        out, latents = original(self, s, frames, conditions, index, source)
         calls.append((frames, conditions, out))
-        return out
+        return out, latents
 
-    monkeypatch.setattr(Engine, "window", spy)
+    monkeypatch.setattr(Engine, "_window", spy)
     r = cli("loop", "a red ball circles", "--width", "128", "--height", "72", "--frames", "30", "-o", "l.mp4")
     assert r.exit_code == 0, r.output
     first = calls[0][2]  # a one-frame window: the still the loop starts and ends on

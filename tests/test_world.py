@@ -345,3 +345,15 @@ def test_training_captions_can_leave_out_the_words_that_join_their_phrases():
         assert all(any(w == k for w in it) for k in kept)
         left_out.update(w for w in set(words) if words.count(w) > kept.count(w))
     assert left_out and set(left_out) <= GLUE
+
+
+def test_camera_captions_can_keep_their_glue_words():
+    from sora_cli.research.training.data import captions_for
+
+    scenes = [random_scene(random.Random(i), two_objects=0.5, camera=0.5) for i in range(60)]
+    plain = captions_for(scenes, random.Random(5), 0.0)
+    kept = captions_for(scenes, random.Random(5), 0.0, drop_glue=0.9, camera_keeps_glue=True)
+    camera = [full == short for s, full, short in zip(scenes, plain, kept) if s.camera is not None]
+    other = [full == short for s, full, short in zip(scenes, plain, kept) if s.camera is None]
+    assert len(camera) >= 10 and all(camera)
+    assert len(other) >= 10 and sum(other) < len(other) / 4

@@ -85,7 +85,8 @@ def glue_words() -> frozenset[str]:
 GLUE = glue_words()
 
 
-def captions_for(scenes: list[Scene], rng: random.Random, drop_text: float, drop_glue: float = 0.0) -> list[str]:
+def captions_for(scenes: list[Scene], rng: random.Random, drop_text: float, drop_glue: float = 0.0,
+                 camera_keeps_glue: bool = False) -> list[str]:
     """A fresh training caption per scene; empty with probability drop_text (for guidance). Each glue word is
     left out with probability drop_glue, so that two objects are read from two objects named, not from the
     "while" or "and" between them: v13 drew one object for 14 of 20 held-out two-object prompts, whose template
@@ -93,7 +94,9 @@ def captions_for(scenes: list[Scene], rng: random.Random, drop_text: float, drop
     texts = ["" if rng.random() < drop_text else caption(scene, rng) for scene in scenes]
     if not drop_glue:
         return texts
-    return [" ".join(w for w in text.split(" ") if w not in GLUE or rng.random() >= drop_glue) for text in texts]
+    return [text if camera_keeps_glue and scene.camera is not None
+            else " ".join(w for w in text.split(" ") if w not in GLUE or rng.random() >= drop_glue)
+            for scene, text in zip(scenes, texts)]
 
 
 def foreground(video: Tensor) -> Tensor:

@@ -186,6 +186,8 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # From round nine, a fifth of its scenes have a camera (half of them cut), which scene latents show as the marks'
     # lattice and the objects where the frame shows them.
     "frame-dit": (FRAME_DIT, FRAME_SETTINGS),
+    # The same with the glue words kept in camera scenes' captions (round twelve's comparison).
+    "frame-dit-camera-glue": (FRAME_DIT, FRAME_SETTINGS | dict(camera_keeps_glue=True)),
     # Round ten: v12's DiT (frame-dit until then) sampled from noise a tenth white, new every frame. Its samples
     # jittered (a centre's mean second difference over frames 0.031, more than an object moves a frame); on noise
     # that only drifts they jitter a third as much, which is now SORA_MINI's (so frame-dit's) noise.
