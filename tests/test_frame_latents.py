@@ -568,8 +568,9 @@ def test_a_cut_sees_the_shot_before_as_context_and_does_not_continue_it(tmp_path
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_a_chain_hands_on_the_latents_of_frames_it_drew_instead_of_encoding_them_again(tmp_path, monkeypatch, backward):
-    import sora_cli.engine as engine_module
     from conftest import TINY
+
+    import sora_cli.engine as engine_module
 
     s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48)
     given = (torch.rand(5, 48, 64, 3) * 255).to(torch.uint8)

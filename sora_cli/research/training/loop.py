@@ -290,7 +290,8 @@ def flow_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: W
                                      batch.objects)
         tf5 = torch.where(hidden, torch.ones_like(tf5), tf5)
     x_t = (1 - tf5) * z + tf5 * noise
-    ids, mask, _ = batch_ids(tok, captions_for(batch.scenes, rng, DROP_TEXT, cfg.drop_glue, cfg.camera_keeps_glue), spec.text.max_tokens)
+    captions = captions_for(batch.scenes, rng, DROP_TEXT, cfg.drop_glue, cfg.camera_keeps_glue)
+    ids, mask, _ = batch_ids(tok, captions, spec.text.max_tokens)
     ids, mask = ids.to(device), mask.to(device)
     hidden: list[torch.Tensor] = []
     hook = None
