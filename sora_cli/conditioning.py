@@ -24,8 +24,10 @@ class Condition:
     # The window continues these frames (extend, loop, animate): its join is made seamless. A storyboard's cut
     # gives the shot before as context only, and the jump away from it is the point.
     joined: bool = True
-    # The frames' latents, when the engine drew the frames itself (a chain's context): placed as they are
-    # instead of encoded again from the decoded frames, a round trip that can misread them.
+    # The frames' raw latents (denormalised), when the engine drew the frames itself (a chain's context): placed
+    # instead of encoding the decoded frames again, a round trip that can misread them. Raw, so that they are
+    # normalised for this window as encode's are: sora-mini's lattice offset is unwrapped from a window's first
+    # frame, and carried as the window before saw it, a long pan's offset would grow past anything trained on.
     latents: Tensor | None = None
 
     @property
@@ -43,7 +45,7 @@ def place(conditions: list[Condition], vae: Latents, init: Tensor) -> tuple[Tens
     for cond in conditions:
         frames = cond.frames.to(init)
         latents = vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0)) if cond.latents is None \
-            else cond.latents.to(init)  # (1, C, t, H, W)
+            else vae.normalise(cond.latents.to(init))  # (1, C, t, H, W)
         start = cond.latent_index % init.shape[2]
         stop = start + latents.shape[2]
         if stop > init.shape[2]:

@@ -167,9 +167,9 @@ class Engine:
         return torch.cat(made[::-1])
 
     def _frames_of(self, latents: Tensor, start: int, stop: int) -> Tensor | None:
-        """The latents of frames start:stop, where a latent frame is one frame (else None: a causal VAE's
-        latents of a span are not a slice of the whole's)."""
-        return latents[:, :, start:stop] if self.tf == 1 else None
+        """The raw latents of frames start:stop (Condition.latents), where a latent frame is one frame (else None:
+        a causal VAE's latents of a span are not a slice of the whole's)."""
+        return self.model.net.vae.denormalise(latents[:, :, start:stop]) if self.tf == 1 else None
 
     def _tail(self, start: Tensor | None, made: list[Tensor], ctx_len: int) -> Tensor | None:
         parts = ([start] if start is not None else []) + made
@@ -180,7 +180,7 @@ class Engine:
 
 
 def _drawn(parts: list[Tensor | None], count: int, last: bool) -> Tensor | None:
-    """The latents of the last (or first) `count` frames of the made parts, given from the nearest part on, when
+    """The raw latents of the last (or first) `count` frames of the made parts, given from the nearest part on, when
     every frame they span was made by this chain; None when a given frame or a part without latents is among them.
 
     A chain's context is frames it drew itself: handing the next window their latents instead of encoding the

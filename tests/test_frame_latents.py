@@ -597,14 +597,15 @@ def test_a_chain_hands_on_the_latents_of_frames_it_drew_instead_of_encoding_them
         for k in range(1, len(placed)):
             (z,) = placed[k]
             assert (z is not None) == carries
-            if carries:  # the context's latents are those the window before drew them from
+            if carries:  # the context's latents are those the window before drew them from, at raw scale
                 c = z.shape[2]
                 before = settled[k - 1]
                 expected = before[:, :, :c] if backward else before[:, :, -c:]
-                assert torch.equal(z, expected)
+                assert torch.equal(z, model.net.vae.denormalise(expected))
 
 
-def test_given_latents_are_placed_as_they_are_and_frames_without_them_are_encoded(tmp_path):
+def test_given_latents_are_placed_as_a_window_that_starts_with_them_sees_them_and_frames_without_are_encoded(
+        tmp_path):
     from sora_cli.conditioning import Condition, place
 
     vae = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32).net.vae
@@ -612,6 +613,13 @@ def test_given_latents_are_placed_as_they_are_and_frames_without_them_are_encode
     z = torch.randn(1, SCENE_LAYOUT, 3, 1, 1)
     init = torch.zeros(1, SCENE_LAYOUT, 8, 1, 1)
     placed, strength, _ = place([Condition(frames, 0, latents=z), Condition(frames, -3)], vae, init)
-    assert torch.equal(placed[:, :, :3], z)
+    assert torch.equal(placed[:, :, :3], vae.normalise(z))
     assert torch.allclose(placed[:, :, -3:], vae.encode(frames.permute(1, 0, 2, 3).unsqueeze(0)), atol=1e-5)
     assert strength.tolist() == [1, 1, 1, 0, 0, 1, 1, 1]
+    # a long pan's lattice offset, 3 turns on as the window before saw it, starts this window within half a turn
+    seen = torch.zeros(1, SCENE_LAYOUT, 3, 1, 1)
+    seen[0, PHASE, :, 0, 0] = torch.tensor([3.2, 3.25, 3.3])
+    seen[0, PHASE + 1] = -2.0
+    placed, _, _ = place([Condition(frames, 0, latents=vae.denormalise(seen))], vae, init)
+    assert torch.allclose(placed[0, PHASE, :3, 0, 0], torch.tensor([0.2, 0.25, 0.3]), atol=1e-5)
+    assert torch.allclose(placed[0, PHASE + 1, :3], torch.zeros(3, 1, 1), atol=1e-5)

@@ -45,6 +45,12 @@ class Latents(Protocol):
     def encode(self, video: Tensor) -> Tensor:
         """(B, 3, T, H, W) in [-1, 1] -> (B, C, t, h, w), unit scale."""
 
+    def normalise(self, raw: Tensor) -> Tensor:
+        """Raw latents (B, C, t, h, w) as the DiT sees them in a window that starts with them (what encode gives)."""
+
+    def denormalise(self, latents: Tensor) -> Tensor:
+        """normalise's inverse."""
+
     def decode(self, latents: Tensor, chunk: int | None = None, size: tuple[int, int] | None = None) -> Tensor:
         """(B, C, t, h, w) -> (B, 3, T, H, W) in [-1, 1]; `size` (H, W) is for latents that do not
         imply it (one vector a frame), and grid latents ignore it."""
