@@ -205,6 +205,12 @@ SORA_MINI = ModelSpec(
     # frame: with a tenth white (v12) objects jittered (a centre's mean second difference over frames 0.033 against
     # 0.011, and motion 0.35 against 0.52, after the same 9 budget minutes; round ten).
     noise=NoiseSpec(smooth=1.0, width=0.1, frame_corr=0.98),
+    # Guidance only while t >= 0.3: below it, where the clip's motion is fine-tuned, guidance multiplied the small
+    # difference in motion between the two predictions, and a continued bounce flew out of the frame. 40 held-out
+    # prompts (v15): full / preview adherence 0.925 / 0.874 against 0.901 / 0.854 guided throughout, motion 0.82
+    # against 0.67; an extension's object more than 0.25 S from the world's in 6 of 259 frames against 29
+    # (docs/sora-mini-bakeoff.md, round thirteen).
+    guidance_interval=(0.3, 1.0),
     trained_for=("generate", "animate", "extend", "loop", "cut"),
 )
 

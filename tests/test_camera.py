@@ -141,3 +141,55 @@ def test_training_batches_take_camera_scenes_with_cuts_in_their_window():
         assert all("cut" in text for text in captions_for(batch.scenes, random.Random(1), 0.0))
         plain = clip_batch(random.Random(0), spec, 8, 9, (64, 48))
         assert all(s.camera is None for s in plain.scenes)
+
+
+@pytest.mark.parametrize("move", ["pan left", "zoom in"])
+def test_a_move_can_start_partway_after_a_still_camera(move):
+    things = (replace(PAIR[0], motion="still", start=(0.4, 0.5)), replace(PAIR[1], size="medium"))
+    late = scene(Camera(move, move_from=1.0), things)
+    frames = render(late, *SIZE, 72).numpy()
+    before, after = frames[:24], frames[24:]
+    assert (before == render(scene(Camera("still"), things), *SIZE, 24).numpy()).all()
+    assert camera_checker.check(before, replace(late, camera=Camera("still")))["camera"]
+    moved = camera_checker.check(after, replace(late, camera=Camera(move)))
+    assert moved["camera"], moved
+    # from its start on, the move is the one a camera moving from the first frame makes
+    assert (after[:24] == render(scene(Camera(move), things), *SIZE, 24).numpy()).all()
+
+
+def test_training_batches_start_late_moves_right_after_the_frames_given_and_caption_still_cameras():
+    from sora_cli.research.training.data import WorldMix, captions_for, clip_batch
+    from sora_cli.research.training.recipes import recipe
+    from sora_cli.research.world.vocab import CAMERA_PHRASES, FPS
+
+    spec, settings = recipe("frame-dit-storyboard")
+    world = settings["world"]
+    assert world.still > 0 and world.late > 0
+    batch = clip_batch(random.Random(0), spec, 200, 17, (64, 48), max_offset=3.0,
+                       world=WorldMix(camera=1.0, cut=0.0, still=0.2, late=0.6))
+    late = [(s, mode, k, start) for s, mode, k, start in zip(batch.scenes, batch.cond, batch.cond_latents, batch.starts)
+            if s.camera.move_from]
+    stills = [s for s in batch.scenes if s.camera.move == "still"]
+    assert len(late) > 20 and len(stills) > 10
+    for s, mode, k, start in late:  # a continuation whose move starts right after its given frames
+        assert s.camera.move in ("pan left", "pan right", "zoom in", "zoom out")
+        assert mode == "first_k" and start + k / FPS == pytest.approx(s.camera.move_from)
+    said = [p for pair in CAMERA_PHRASES["still"] for p in pair]
+    for text in captions_for(stills, random.Random(1), 0.0):
+        assert any(p in text for p in said), text
+    # without those shares no camera holds still without a cut, and every move starts with the clip
+    plain = [random_scene(random.Random(i), camera=1.0, cut=0.3).camera for i in range(100)]
+    assert all(c.move_from == 0.0 and (c.move != "still" or c.cut_at is not None) for c in plain)
+
+
+@pytest.mark.parametrize("move", ["pan left", "pan right", "zoom in", "zoom out"])
+def test_a_one_second_shot_is_judged_on_its_share_of_the_worlds_move(move):
+    things = (replace(PAIR[0], motion="still", start=(0.4, 0.5)), replace(PAIR[1], size="medium"))
+    still = scene(Camera("still"), things)
+    frames = render(scene(Camera(move), things), *SIZE, 24).numpy()
+    assert camera_checker.check(frames, scene(Camera(move), things))["camera"]
+    assert camera_checker.check(render(still, *SIZE, 24).numpy(), still)["camera"]
+    # half the world's speed is still a move; a third of it is not
+    for speed, moved in ((0.5, True), (0.3, False)):
+        slow = frames[np.round(np.arange(24) * speed).astype(int)]
+        assert camera_checker.check(slow, scene(Camera(move), things))["camera"] == moved, speed

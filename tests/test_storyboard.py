@@ -200,3 +200,17 @@ def test_identity_after_a_cut_is_judged_from_the_objects_shown():
     assert _same_objects(shot, [ball])
     assert not _same_objects(shot, [Thing("blue", "circle", "large", "right", None, (0.3, 0.5))])
     assert not _same_objects(shot, [Thing("red", "square", "large", "right", None, (0.3, 0.5))])
+
+
+def test_eval_storyboards_with_a_camera_move_say_the_camera_holds_still_from_their_first_shot():
+    from sora_cli.research.storyboard_eval import eval_storyboards
+    from sora_cli.research.world.vocab import CAMERA_PHRASES
+
+    still = [present for present, _ in CAMERA_PHRASES["still"]]
+    boards = eval_storyboards(24)
+    moved = [any(join == "continue" and move for join, move in asked) for _, _, asked, _ in boards]
+    assert 0 < sum(moved) < len(boards)
+    for (_, shots, asked, _), moves in zip(boards, moved):
+        assert len(shots) == len(asked) + 1 and [s.join for s in shots[1:]] == [a[0] for a in asked]
+        assert any(p in shots[0].prompt for p in still) == moves, shots[0].prompt
+        assert not any(p in s.prompt for s in shots[1:] for p in still)

@@ -1,8 +1,9 @@
 """Evaluating storyboards: shots of one world scene joined by continue or cut, judged from pixels.
 
 Each storyboard is 2-4 shots of 1 s of one random scene: the first shot's prompt is the
-scene's caption; a `continue` shot repeats it, sometimes with a camera move; a `cut` shot
-goes to a close-up of one object or a wide shot. Judged (research/world/camera_checker.py):
+scene's caption; a `continue` shot repeats it, sometimes with a camera move (the first shot
+then says that the camera holds still, so the scene has the marks a move shows on); a `cut`
+shot goes to a close-up of one object or a wide shot. Judged (research/world/camera_checker.py):
 a cut is a cut (one cut, at the join), identity across cuts (the objects after it have the
 colours and shapes of the scene), a continue join's change over the clip's typical one, and
 the camera move a continue shot asked for.
@@ -22,7 +23,7 @@ from sora_cli.presets import get_preset
 from sora_cli.research.evaluation import PRESETS, seam_ratio
 from sora_cli.research.world import camera_checker, checker
 from sora_cli.research.world.captions import caption
-from sora_cli.research.world.scene import random_scene
+from sora_cli.research.world.scene import Scene, random_scene
 from sora_cli.research.world.vocab import CAMERA_PHRASES, OBJECT_COLOURS
 from sora_cli.storyboard import Shot, Storyboard, render_storyboard
 
@@ -31,13 +32,14 @@ MOVES = ("pan left", "pan right", "zoom in", "zoom out")
 SEAM_TARGET = 1.5  # a continue join's change, over the clip's typical frame change
 
 
-def storyboard_eval(model: LoadedModel, count: int, seed: int = 0, log: Callable[[str], None] = lambda m: None) -> dict:
-    engine = Engine(model)
+def eval_storyboards(count: int, seed: int = 0) -> list[tuple[Scene, list[Shot], list, str]]:
+    """The storyboards judged: (scene, shots, what each shot after the first asks, preset) each. What a shot asks is
+    ("cut", the objects it should show) or ("continue", the camera move or None)."""
     rng = random.Random(seed + 2)
-    cut_ok, identity, seams, camera = [], [], [], []
+    boards = []
     for k in range(count):
         scene = random_scene(rng, two_objects=0.3, bw=0.0)
-        shots, asked = [Shot(caption(scene, rng), SHOT_SECONDS, "cut")], [None]
+        shots, asked = [Shot(caption(scene, rng), SHOT_SECONDS, "cut")], []
         for _ in range(rng.randint(1, 3)):
             if rng.random() < 0.5:
                 target = rng.randrange(len(scene.things))
@@ -53,13 +55,27 @@ def storyboard_eval(model: LoadedModel, count: int, seed: int = 0, log: Callable
                     prompt = f"{prompt}, as {rng.choice(CAMERA_PHRASES[move])[0]}"
                 shots.append(Shot(prompt, SHOT_SECONDS, "continue"))
                 asked.append(("continue", move))
-        size = get_preset(rng.choice(PRESETS))
+        if any(what[0] == "continue" and what[1] for what in asked):
+            # The world's camera shows only by its marks, which a scene has from its first frame when it has a
+            # camera: the first shot says it holds still, so the shots after it have marks to pan and zoom over.
+            # (Its own draw, so the storyboards stay those judged before.)
+            phrase = random.Random(seed + 3 + k).choice(CAMERA_PHRASES["still"])[0]
+            shots[0] = Shot(f"{shots[0].prompt}, as {phrase}", SHOT_SECONDS, "cut")
+        boards.append((scene, shots, asked, rng.choice(PRESETS)))
+    return boards
+
+
+def storyboard_eval(model: LoadedModel, count: int, seed: int = 0, log: Callable[[str], None] = lambda m: None) -> dict:
+    engine = Engine(model)
+    cut_ok, identity, seams, camera = [], [], [], []
+    for k, (scene, shots, asked, preset) in enumerate(eval_storyboards(count, seed)):
+        size = get_preset(preset)
         base = Job(mode="generate", prompt=shots[0].prompt, seed=seed + 100 * k, model="", width=size.width,
                    height=size.height, fps=24.0, frames=1)
         parts = [new.numpy() for _, _, new in render_storyboard(Storyboard(tuple(shots), {}), base, model, engine)]
         whole = np.concatenate(parts)
         starts = np.cumsum([0] + [len(p) for p in parts])
-        for j, what in enumerate(asked[1:], 1):
+        for j, what in enumerate(asked, 1):
             b = int(starts[j])
             if what[0] == "continue":
                 seams.append(seam_ratio(whole, b))

@@ -56,18 +56,21 @@ def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class WorldMix:
     """What share of training scenes have two objects, are in black and white, have a camera
-    (of which `cut` have one cut): the arguments of scene.random_scene."""
+    (of which `cut` have one cut, and of the rest `still` hold still and `late` start their move
+    partway): the arguments of scene.random_scene."""
 
     two_objects: float = 0.3
     bw: float = 0.1
     camera: float = 0.0
     cut: float = 0.0
+    still: float = 0.0
+    late: float = 0.0
 
 
 def training_scenes(rng: random.Random, count: int, world: WorldMix = WorldMix()) -> list[Scene]:
     scenes = []
     while len(scenes) < count:
-        scene = random_scene(rng, world.two_objects, world.bw, world.camera, world.cut)
+        scene = random_scene(rng, world.two_objects, world.bw, world.camera, world.cut, world.still, world.late)
         if not is_held_out(scene):
             scenes.append(scene)
     return scenes
@@ -145,6 +148,11 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
             # a shot, it comes right after the frames given, as a storyboard's cut extends the shot before it.
             given = 1 + spec.vae.temporal_factor * (span - 1)
             t0 = max(0.0, scene.camera.cut_at - given / FPS) if mode == "first_k" else 0.0
+        elif scene.camera is not None and scene.camera.move_from and latent_frames > 1:
+            # A move that starts partway is a continuation's: it starts right after the frames given, still ones, as
+            # a storyboard's next shot starts the move its prompt says.
+            mode, given = "first_k", 1 + spec.vae.temporal_factor * (span - 1)
+            t0 = max(0.0, scene.camera.move_from - given / FPS)
         if draw:
             videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)

@@ -188,6 +188,11 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     "frame-dit": (FRAME_DIT, FRAME_SETTINGS),
     # The same with the glue words kept in camera scenes' captions (round twelve's comparison).
     "frame-dit-camera-glue": (FRAME_DIT, FRAME_SETTINGS | dict(camera_keeps_glue=True)),
+    # Round thirteen: storyboards. A storyboard's continue shot may start a pan or zoom that the shot before did not
+    # have, over marks that a still camera showed there ("..., as the camera holds still"): a camera in a third of the
+    # scenes, and of those not cut, some hold still and some start their move right after the frames given.
+    "frame-dit-storyboard": (FRAME_DIT, FRAME_SETTINGS | dict(world=WorldMix(camera=0.35, cut=0.45, still=0.15,
+                                                                            late=0.4))),
     # Round ten: v12's DiT (frame-dit until then) sampled from noise a tenth white, new every frame. Its samples
     # jittered (a centre's mean second difference over frames 0.031, more than an object moves a frame); on noise
     # that only drifts they jitter a third as much, which is now SORA_MINI's (so frame-dit's) noise.

@@ -1,4 +1,5 @@
-"""The world's camera: a pan, a zoom or a follow, and at most one cut, as a view per frame.
+"""The world's camera: still, a pan, a zoom or a follow (a pan or zoom may start partway), or one cut, as a view
+per frame.
 
 A view maps world points (pixels of the frame at t = 0 seen without a camera) into the
 frame: p = (P - centre) * zoom + frame centre. A scene without a camera has the identity
@@ -31,6 +32,9 @@ class Camera:
     target: int = 0  # the object a follow or a close-up keeps in the middle
     cut_at: float | None = None  # seconds: the one cut of the clip, if any
     cut_to: str = "close"  # close: a close-up that follows the target; wide: the whole scene from further away
+    # seconds the camera holds still before its pan or zoom starts: a storyboard's next shot can start a move that
+    # its shot before, with a still camera, did not have
+    move_from: float = 0.0
 
 
 def mark_colour(background: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -46,14 +50,15 @@ def view(camera: Camera | None, t: Tensor, width: int, height: int,
     cx, cy, zoom = torch.full_like(t, width / 2), torch.full_like(t, height / 2), torch.ones_like(t)
     if camera is None:
         return cx, cy, zoom
+    moving = (t - camera.move_from).clamp_min(0.0)
     if camera.move == "pan left":
-        cx = cx - PAN_SPEED * s * t
+        cx = cx - PAN_SPEED * s * moving
     elif camera.move == "pan right":
-        cx = cx + PAN_SPEED * s * t
+        cx = cx + PAN_SPEED * s * moving
     elif camera.move == "zoom in":
-        zoom = ZOOM_PER_SECOND**t
+        zoom = ZOOM_PER_SECOND**moving
     elif camera.move == "zoom out":
-        zoom = ZOOM_PER_SECOND ** (-t)
+        zoom = ZOOM_PER_SECOND ** (-moving)
     elif camera.move == "follow":  # the target keeps the place in the frame it started at
         cx, cy = cx + target[0] - target[0][:1], cy + target[1] - target[1][:1]
     if camera.cut_at is not None:

@@ -24,6 +24,9 @@ ZOOMS = np.exp(np.linspace(-0.05, 0.05, 41))
 SHIFTS = np.linspace(-1.0, 1.0, 81)  # in units of 0.45 x the spacing
 MOVED = 0.2  # S: the marks moved at least this far (a pan moves them 0.5 S in 2 s)
 ZOOMED = 1.4  # a zoom in reaches 2.25x in 2 s; 1.5x in 1 s
+# MOVED and ZOOMED are for clips of 2 s or more; a shorter shot needs the same share of the world's move over its
+# length (a 1 s storyboard shot: 0.1 S, x1.18), else a pan at 80% of the world's speed would read as still there.
+JUDGED_FRAMES = 48
 STEADY = 0.1  # S: a followed object's centre stays within this in the frame
 # Motions that a shot of about a second does not tell apart (they are defined over 2 s): in a
 # clip with a cut they are judged by motion_kept only.
@@ -120,19 +123,21 @@ def camera_path(frames: np.ndarray, background: str, bw: bool) -> CameraPath:
 
 def camera_move(path: CameraPath, target: checker.Track | None, s: float) -> str:
     """still, pan left/right, zoom in/out or follow, from the marks and the target's place in the frame."""
-    if path.zoom[-1] >= ZOOMED:
+    share = min(1.0, len(path.zoom) / JUDGED_FRAMES)
+    moved, zoomed = MOVED * share, ZOOMED**share
+    if path.zoom[-1] >= zoomed:
         return "zoom in"
-    if path.zoom[-1] <= 1 / ZOOMED:
+    if path.zoom[-1] <= 1 / zoomed:
         return "zoom out"
     extent = np.ptp(path.shift, axis=0) / s
-    if extent.max() < MOVED:
+    if extent.max() < moved:
         return "still"
     if target is not None:
         seen = target.area > 0
         if seen.mean() > 0.9 and max(np.ptp(target.x[seen]), np.ptp(target.y[seen])) / s < STEADY:
             return "follow"
     dx, dy = path.shift[-1] / s
-    if abs(dx) >= MOVED and abs(dy) < MOVED / 2:
+    if abs(dx) >= moved and abs(dy) < moved / 2:
         return "pan left" if dx > 0 else "pan right"  # the camera goes left: the world goes right
     return "unclear"
 

@@ -133,9 +133,11 @@ def vocabulary() -> list[str]:
     for table in (COLOUR_SYNONYMS, BACKGROUND_SYNONYMS, SHAPE_SYNONYMS, SIZE_SYNONYMS, LAYOUT_PHRASES):
         texts += [w for words in table.values() for w in words]
     texts += [p for phrases in MOTION_PHRASES.values() for pair in phrases for p in pair]
-    # the camera's words come last, so the ids of the words before them stay those of trained models
-    texts += CAMERA_TEMPLATES + CUT_TEMPLATES + [p for phrases in CAMERA_PHRASES.values() for pair in phrases
-                                                 for p in pair] + [p for ps in FRAMING_PHRASES.values() for p in ps]
+    # the camera's words come last, and a still camera's after them, so the ids of the words before them stay
+    # those of trained models
+    moves = [p for move, phrases in CAMERA_PHRASES.items() if move != "still" for pair in phrases for p in pair]
+    texts += CAMERA_TEMPLATES + CUT_TEMPLATES + moves + [p for ps in FRAMING_PHRASES.values() for p in ps]
+    texts += [p for pair in CAMERA_PHRASES["still"] for p in pair]
     words = []
     for text in texts:
         for w in re.findall(r"[a-z0-9]+", re.sub(r"\{[a-z0-9]+\}", " ", text.lower())):

@@ -76,11 +76,16 @@ FOLLOWABLE = ("left", "right", "up", "down", "falls", "rises", "circles")
 ZOOMABLE = ("still", "spins", "grows", "shrinks")
 
 
-def with_camera(rng: random.Random, things: list[Thing], cut: float) -> tuple[list[Thing], Camera]:
-    """A camera for these objects: with probability `cut` a still shot and one cut, else one move."""
+def with_camera(rng: random.Random, things: list[Thing], cut: float, still: float = 0.0,
+                late: float = 0.0) -> tuple[list[Thing], Camera]:
+    """A camera for these objects: with probability `cut` a still shot and one cut; else, with probability `still`,
+    a camera that holds still all clip; else one move, which with probability `late` (a pan or a zoom) starts
+    partway, on a frame between 0.4 s and 1.2 s. No draw is made for a share of 0, so seeded scene sets stay."""
     if rng.random() < cut:
         at = round(rng.uniform(0.8, 1.2) * 24) / 24  # on a frame, in the clip's middle
         return things, Camera("still", rng.randrange(len(things)), cut_at=at, cut_to=rng.choice(FRAMINGS))
+    if still and rng.random() < still:
+        return things, Camera("still")
     move = rng.choice(MOVES[1:])
     if move.startswith("zoom"):  # a zoom is about the frame's centre: objects that stay near it stay in view
         things = [replace(thing, motion=rng.choice(ZOOMABLE), layout=None,
@@ -90,12 +95,17 @@ def with_camera(rng: random.Random, things: list[Thing], cut: float) -> tuple[li
     movers = [i for i, thing in enumerate(things) if thing.motion in FOLLOWABLE]
     if move == "follow" and not movers:
         move = rng.choice(("pan left", "pan right"))
-    return things, Camera(move, rng.choice(movers) if move == "follow" else 0)
+    if move == "follow":
+        return things, Camera(move, rng.choice(movers))
+    if late and rng.random() < late:
+        return things, Camera(move, move_from=round(rng.uniform(0.4, 1.2) * 24) / 24)
+    return things, Camera(move)
 
 
 def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1, camera: float = 0.0,
-                 cut: float = 0.0) -> Scene:
-    """`camera`: the share of scenes with a camera, of which `cut` have one cut (and no move)."""
+                 cut: float = 0.0, still: float = 0.0, late: float = 0.0) -> Scene:
+    """`camera`: the share of scenes with a camera, of which `cut` have one cut (and no move); of the others,
+    `still` hold still and `late` of the rest start their pan or zoom partway (with_camera)."""
     background = rng.choice(list(BACKGROUNDS))
     is_bw = rng.random() < bw
     count = 2 if rng.random() < two_objects else 1
@@ -125,6 +135,6 @@ def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1, 
                             layout_start(layout, motion, rng, side), rng.uniform(0, 6.283)))
         said.append(size != "medium" or rng.random() < 0.5)
     if camera and rng.random() < camera:  # no draw at 0: seeded prompt sets stay the ones evaluated before
-        things, cam = with_camera(rng, things, cut)
+        things, cam = with_camera(rng, things, cut, still, late)
         return Scene(background, tuple(things), is_bw, tuple(said), cam)
     return Scene(background, tuple(things), is_bw, tuple(said))

@@ -59,6 +59,7 @@ CAMERA_PHRASES: dict[str, list[tuple[str, str]]] = {
     "zoom in": [("the camera zooms in", "zooming in"), ("the camera pushes in", "pushing in")],
     "zoom out": [("the camera zooms out", "zooming out"), ("the camera pulls back", "pulling back")],
     "follow": [("the camera follows {t}", "following {t}"), ("the camera tracks {t}", "tracking {t}")],
+    "still": [("the camera holds still", "holding still"), ("the camera is locked off", "locked off")],
 }
 # What a cut goes to: {t} is the object a close-up frames.
 FRAMING_PHRASES = {"close": ["a close-up of {t}", "a close shot of {t}"], "wide": ["a wide shot", "a wide view"]}
