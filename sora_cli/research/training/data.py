@@ -143,16 +143,14 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
             t0 = rng.uniform(0, still_times)
         # as many latent frames as a chained window is given (extend, long clips), or fewer
         span = rng.randint(1, max(1, min(given_most, latent_frames - 2)))
-        if scene.camera is not None and scene.camera.cut_at is not None and frames > 1:
-            # The cut happens in the window, where its caption says (a still frame is either side of it). Extending
-            # a shot, it comes right after the frames given, as a storyboard's cut extends the shot before it.
+        camera = scene.camera
+        if camera is not None and camera.move_from and latent_frames > 1:
+            mode = "first_k"  # a move that starts partway is a continuation's, as a storyboard's next shot starts it
+        if camera is not None and camera.change_at is not None and frames > 1:
+            # The cut (or the move's start) happens in the window, where its caption says. Extending a shot, it comes
+            # right after the frames given, as a storyboard's cut or move follows the shot before it.
             given = 1 + spec.vae.temporal_factor * (span - 1)
-            t0 = max(0.0, scene.camera.cut_at - given / FPS) if mode == "first_k" else 0.0
-        elif scene.camera is not None and scene.camera.move_from and latent_frames > 1:
-            # A move that starts partway is a continuation's: it starts right after the frames given, still ones, as
-            # a storyboard's next shot starts the move its prompt says.
-            mode, given = "first_k", 1 + spec.vae.temporal_factor * (span - 1)
-            t0 = max(0.0, scene.camera.move_from - given / FPS)
+            t0 = max(0.0, camera.change_at - given / FPS) if mode == "first_k" else 0.0
         if draw:
             videos.append(to_model(render(scene, w, h, frames, t0=t0)).transpose(0, 1))  # (3, T, H, W)
         conds.append(mode)

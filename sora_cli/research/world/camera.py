@@ -36,6 +36,11 @@ class Camera:
     # its shot before, with a still camera, did not have
     move_from: float = 0.0
 
+    @property
+    def change_at(self) -> float | None:
+        """Seconds: when the clip's one change comes, its cut or the start of a late move (None: neither)."""
+        return self.cut_at if self.cut_at is not None else (self.move_from or None)
+
 
 def mark_colour(background: tuple[int, int, int]) -> tuple[float, float, float]:
     if luma(background) < 50:
