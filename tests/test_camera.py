@@ -143,6 +143,26 @@ def test_training_batches_take_camera_scenes_with_cuts_in_their_window():
         assert all(s.camera is None for s in plain.scenes)
 
 
+def test_cut_continues_trains_that_share_of_cut_clips_as_continuations_cut_right_after_the_frames_given():
+    from sora_cli.research.training.data import WorldMix, clip_batch
+    from sora_cli.research.training.recipes import recipe
+    from sora_cli.research.world.vocab import FPS
+
+    spec, settings = recipe("frame-dit-shots")
+    assert settings["world"].cut_continues > 0.5
+    tf = spec.vae.temporal_factor
+
+    def continued(share: float) -> float:
+        batch = clip_batch(random.Random(3), spec, 200, 17, (64, 48), world=WorldMix(camera=1.0, cut=1.0,
+                                                                                       cut_continues=share))
+        for scene, mode, k, start in zip(batch.scenes, batch.cond, batch.cond_latents, batch.starts):
+            if mode == "first_k":
+                assert start + (1 + tf * (k - 1)) / FPS == pytest.approx(scene.camera.cut_at)
+        return batch.cond.count("first_k") / len(batch.cond)
+
+    assert continued(0.0) < 0.3 and 0.6 < continued(0.6) < 0.8 and continued(1.0) == 1.0
+
+
 @pytest.mark.parametrize("move", ["pan left", "zoom in"])
 def test_a_move_can_start_partway_after_a_still_camera(move):
     things = (replace(PAIR[0], motion="still", start=(0.4, 0.5)), replace(PAIR[1], size="medium"))

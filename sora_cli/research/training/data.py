@@ -57,7 +57,9 @@ def working_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
 class WorldMix:
     """What share of training scenes have two objects, are in black and white, have a camera
     (of which `cut` have one cut, and of the rest `still` hold still and `late` start their move
-    partway): the arguments of scene.random_scene."""
+    partway): the arguments of scene.random_scene. `cut_continues`: the share of cut clips trained
+    as a continuation whose cut comes right after the frames given, as a storyboard's cut shot is
+    (else a cut clip's conditioning is drawn as any clip's, which gives 15% of them that)."""
 
     two_objects: float = 0.3
     bw: float = 0.1
@@ -65,6 +67,7 @@ class WorldMix:
     cut: float = 0.0
     still: float = 0.0
     late: float = 0.0
+    cut_continues: float = 0.0
 
 
 def training_scenes(rng: random.Random, count: int, world: WorldMix = WorldMix()) -> list[Scene]:
@@ -146,6 +149,9 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         camera = scene.camera
         if camera is not None and camera.move_from and latent_frames > 1:
             mode = "first_k"  # a move that starts partway is a continuation's, as a storyboard's next shot starts it
+        if camera is not None and camera.cut_at is not None and latent_frames > 1 and world.cut_continues \
+                and rng.random() < world.cut_continues:  # no draw at 0: seeded batches stay those trained before
+            mode = "first_k"
         if camera is not None and camera.change_at is not None and frames > 1:
             # The cut (or the move's start) happens in the window, where its caption says. Extending a shot, it comes
             # right after the frames given, as a storyboard's cut or move follows the shot before it.
