@@ -518,6 +518,26 @@ def test_a_join_takes_no_bigger_step_than_the_frames_after_it():
     assert torch.equal(continue_tracks(z, torch.zeros(12, dtype=torch.bool)), z)
 
 
+def test_smoothing_takes_the_wobble_out_of_new_frames_tracks_and_leaves_given_frames_and_a_cut_alone():
+    from sora_cli.models.mini.frame_latents import TRACKS, smooth_tracks
+
+    torch.manual_seed(0)
+    frames = torch.arange(16, dtype=torch.float32)
+    line = torch.randn(1, SCENE_LAYOUT, 1, 1, 1) + 0.1 * frames.view(1, 1, -1, 1, 1)  # steady motion
+    wobble = torch.where(frames % 2 == 0, 0.05, -0.05).view(1, 1, -1, 1, 1)
+    given = torch.tensor([True] * 4 + [False] * 12)
+    z = line + wobble
+    z[:, :, 4:] += 1.0  # a cut: the new frames jump away from the given ones
+    out = smooth_tracks(z, ~given, 2)
+    assert torch.equal(out[:, :, :5], z[:, :, :5])  # the given frames, and the cut's first new frame
+    assert torch.equal(out[:, ~TRACKS], z[:, ~TRACKS]) and torch.equal(out[:, :, -1], z[:, :, -1])
+    second = out[0, TRACKS, 5:-1, 0, 0].diff(dim=1).diff(dim=1).abs().mean()
+    assert second < 0.5 * z[0, TRACKS, 5:-1, 0, 0].diff(dim=1).diff(dim=1).abs().mean()
+    # a steady motion passes unchanged; no passes, or no new frames, change nothing
+    assert torch.allclose(smooth_tracks(line, ~given, 2), line, atol=1e-5)
+    assert torch.equal(smooth_tracks(z, ~given, 0), z) and torch.equal(smooth_tracks(z, given & False, 2), z)
+
+
 def test_the_engine_draws_a_window_with_its_steady_channels_held_at_the_given_frames(tmp_path):
     from sora_cli.conditioning import Condition
     from sora_cli.models.mini.frame_latents import STEADY

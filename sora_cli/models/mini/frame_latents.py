@@ -277,6 +277,27 @@ def continue_tracks(latents: Tensor, joined: Tensor, ramp: int = JOIN_RAMP) -> T
     return out
 
 
+def smooth_tracks(latents: Tensor, new: Tensor, passes: int) -> Tensor:
+    """Latents (B, z, T, 1, 1) whose TRACKS are low-passed over time, `passes` times by [1, 2, 1] / 4, at each frame
+    that is new (`new`, (T,)) and has new frames either side: the given frames stay as given, and the first new
+    frame after them is left to continue_tracks (a join) or to jump (a cut)."""
+    if passes <= 0 or latents.shape[2] < 3:
+        return latents
+    out = latents.clone()
+    tracks = TRACKS.to(latents.device)
+    new = new.to(latents.device)
+    inner = torch.zeros_like(new)
+    inner[1:-1] = new[:-2] & new[1:-1] & new[2:]
+    inner = inner.view(1, 1, -1, 1, 1)
+    t = out[:, tracks]
+    for _ in range(passes):
+        low = t.clone()
+        low[:, :, 1:-1] = 0.25 * t[:, :, :-2] + 0.5 * t[:, :, 1:-1] + 0.25 * t[:, :, 2:]
+        t = torch.where(inner, low, t)
+    out[:, tracks] = t
+    return out
+
+
 def snap(z: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """Raw latents (N, SCENE_LAYOUT) put on the values the world's latents take: flags and shapes at +-1 (one shape
     a slot), angles' and phases' cos and sin on the unit circle, and an absent slot -1 then zeros. The DiT trained
@@ -381,7 +402,8 @@ class FrameLatents(NormalisedLatents):
     def settle(self, latents: Tensor, strength: Tensor, joined: Tensor) -> Tensor:
         """The STEADY channels the same in every frame of the window: the given frames' (strength 1) where any
         are given, so a continuation keeps what it continues; else the window's median, what most frames say.
-        Then the tracks continue the frames the window joins (`continue_tracks`)."""
+        Then the tracks continue the frames the window joins (`continue_tracks`), and the new frames' tracks are
+        smoothed over time as the spec says (`smooth_tracks`)."""
         out = latents.clone()
         given = strength >= 1
         steady = latents[:, STEADY]
@@ -390,7 +412,7 @@ class FrameLatents(NormalisedLatents):
         else:
             held = steady.median(dim=2, keepdim=True).values
         out[:, STEADY] = held.expand_as(steady)
-        return continue_tracks(out, joined)
+        return smooth_tracks(continue_tracks(out, joined), strength < 1, self.spec.track_smoothing)
 
     def refine(self, z: Tensor, video: Tensor) -> Tensor:
         """Raw latents (B, z, T, 1, 1) moved by gradient steps on how far the decoder's frames are from `video`.
