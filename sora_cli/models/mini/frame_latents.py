@@ -412,7 +412,7 @@ class FrameLatents(NormalisedLatents):
         else:
             held = steady.median(dim=2, keepdim=True).values
         out[:, STEADY] = held.expand_as(steady)
-        return smooth_tracks(continue_tracks(out, joined), strength < 1, self.spec.track_smoothing)
+        return smooth_tracks(continue_tracks(out, joined), ~given, self.spec.track_smoothing)
 
     def refine(self, z: Tensor, video: Tensor) -> Tensor:
         """Raw latents (B, z, T, 1, 1) moved by gradient steps on how far the decoder's frames are from `video`.

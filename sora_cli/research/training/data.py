@@ -147,12 +147,12 @@ def clip_batch(rng: random.Random, spec: ModelSpec, batch: int, frames: int, siz
         # as many latent frames as a chained window is given (extend, long clips), or fewer
         span = rng.randint(1, max(1, min(given_most, latent_frames - 2)))
         camera = scene.camera
-        if camera is not None and camera.move_from and latent_frames > 1:
-            mode = "first_k"  # a move that starts partway is a continuation's, as a storyboard's next shot starts it
-        if camera is not None and camera.cut_at is not None and latent_frames > 1 and world.cut_continues \
-                and rng.random() < world.cut_continues:  # no draw at 0: seeded batches stay those trained before
-            mode = "first_k"
         if camera is not None and camera.change_at is not None and frames > 1:
+            # A move that starts partway is always a continuation's, as a storyboard's next shot starts it, and a cut
+            # is with probability cut_continues (no draw at 0: seeded batches stay those trained before).
+            if latent_frames > 1 and (camera.cut_at is None
+                                      or (world.cut_continues and rng.random() < world.cut_continues)):
+                mode = "first_k"
             # The cut (or the move's start) happens in the window, where its caption says. Extending a shot, it comes
             # right after the frames given, as a storyboard's cut or move follows the shot before it.
             given = 1 + spec.vae.temporal_factor * (span - 1)
