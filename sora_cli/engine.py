@@ -98,7 +98,14 @@ class Engine:
         velocity = guided(m.net.dit, cond, uncond, s.guidance, s.guidance_interval, s.guidance_focus,
                           m.spec.token_cells)
         on_step = (lambda i, n: self.progress(index, i, n)) if self.progress else None
+
+        def expected() -> Tensor:
+            # The prompt's clip as the DiT predicts it from pure noise (t = 1, so x0 = x - v), which orders the given
+            # frames' parts (objects) as the prompt does.
+            return (noise - velocity(noise, torch.ones(noise.shape[0], noise.shape[2]).to(noise))).float()
+
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
+            init = m.net.vae.order_given(init, strength, expected)
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
         latents = m.net.vae.settle(latents, strength, joined)
         video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)

@@ -643,3 +643,67 @@ def test_given_latents_are_placed_as_a_window_that_starts_with_them_sees_them_an
     placed, _, _ = place([Condition(frames, 0, latents=vae.denormalise(seen))], vae, init)
     assert torch.allclose(placed[0, PHASE, :3, 0, 0], torch.tensor([0.2, 0.25, 0.3]), atol=1e-5)
     assert torch.allclose(placed[0, PHASE + 1, :3], torch.zeros(3, 1, 1), atol=1e-5)
+
+
+def _two_objects(frames: int, first: tuple[float, float, float], second: tuple[float, float, float],
+                 xs: list[float]) -> torch.Tensor:
+    """Raw latents (1, z, frames, 1, 1) of two present square slots of these colours, slot 0 at x = xs[t] and
+    slot 1 at -xs[t]."""
+    from sora_cli.models.mini.frame_latents import COLOUR, PRESENT
+
+    z = torch.zeros(1, SCENE_LAYOUT, frames, 1, 1)
+    for k, (colour, sign) in enumerate(((first, 1.0), (second, -1.0))):
+        base = BACKGROUND + SLOT * k
+        z[0, base + PRESENT] = 1.0
+        z[0, base + COLOUR:base + COLOUR + 3] = torch.tensor(colour)[:, None, None, None]
+        z[0, base + SHAPE + 1] = 1.0
+        z[0, base + CENTRE, :, 0, 0] = sign * torch.tensor(xs)
+    return z
+
+
+def test_given_frames_take_the_prompts_slot_order_and_keep_their_own_scale():
+    from sora_cli.models.mini.frame_latents import slot_swaps
+
+    red, blue = (1.0, -1.0, -1.0), (-1.0, -1.0, 1.0)
+    xs = [0.1 * t for t in range(6)]
+    expected = _two_objects(4, red, blue, [0.0] * 4)  # the prompt names the red one first
+    given = _two_objects(6, red, blue, xs)
+    flipped = torch.tensor([False, True, True, False, True, False])  # the encoder's order changes within a clip
+    g = given.clone()
+    g[:, BACKGROUND:, flipped] = torch.cat([given[:, BACKGROUND + SLOT:], given[:, BACKGROUND:BACKGROUND + SLOT]],
+                                            dim=1)[:, :, flipped]
+    assert torch.equal(slot_swaps(g, expected)[0], flipped)
+    assert not slot_swaps(given, expected).any()
+
+    latents = FrameLatents(FRAME)
+    torch.manual_seed(0)
+    latents.latent_mean.copy_(torch.randn(SCENE_LAYOUT) * 0.3)  # each slot channel its own scale
+    latents.latent_std.copy_(torch.rand(SCENE_LAYOUT) + 0.5)
+    window = torch.cat([latents.normalise(g), torch.randn(1, SCENE_LAYOUT, 3, 1, 1)], dim=2)
+    strength = torch.tensor([1.0] * 6 + [0.0] * 3)
+    called = []
+
+    def prompt_clip() -> torch.Tensor:
+        called.append(True)
+        return latents.normalise(expected)
+
+    out = latents.order_given(window, strength, prompt_clip)
+    assert torch.allclose(latents.denormalise(out[:, :, :6])[:, BACKGROUND:], given[:, BACKGROUND:], atol=1e-5)
+    assert torch.equal(out[:, :BACKGROUND], window[:, :BACKGROUND])  # the background is no object's
+    assert torch.equal(out[:, :, 6:], window[:, :, 6:])  # new frames are the sampler's
+    # nothing given: nothing to order, and the DiT is not asked
+    called.clear()
+    assert latents.order_given(window, torch.zeros(9), prompt_clip) is window and not called
+
+
+def test_two_objects_that_look_alike_keep_their_tracks():
+    from sora_cli.models.mini.frame_latents import slot_swaps
+
+    red = (1.0, -1.0, -1.0)
+    xs = [0.5 - 0.05 * t for t in range(5)]
+    given = _two_objects(5, red, red, xs)
+    jumped = given.clone()  # the encoder reads them the other way round from frame 3 on
+    jumped[:, BACKGROUND:, 3:] = torch.cat([given[:, BACKGROUND + SLOT:], given[:, BACKGROUND:BACKGROUND + SLOT]],
+                                            dim=1)[:, :, 3:]
+    swaps = slot_swaps(jumped, _two_objects(2, red, red, [0.0, 0.0]))[0]
+    assert swaps.tolist() == [False, False, False, True, True]

@@ -7,6 +7,7 @@ use nothing else, so a new family is a new folder here, never a branch in the en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +61,11 @@ class Latents(Protocol):
         clip keeps, and to continue the given frames it joins; strength (t,) marks the given frames (1), joined (t,)
         those the window continues. Latents that say nothing of the kind return them."""
 
+    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
+        """A window's latents (B, C, t, h, w) before sampling, with its given frames (strength 1) in the order of
+        parts the prompt's clip has: `expected()` is the DiT's own prediction of that clip from the prompt alone.
+        Latents whose parts have no order (a grid) return them and never call it."""
+
 
 class Velocity(Protocol):
     def __call__(self, x: Tensor, t: Tensor, ctx: Tensor, mask: Tensor) -> Tensor:
@@ -110,6 +116,9 @@ class NormalisedLatents(nn.Module):
         return self.decode_raw(self.denormalise(latents), chunk, size)
 
     def settle(self, latents: Tensor, strength: Tensor, joined: Tensor) -> Tensor:
+        return latents
+
+    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
         return latents
 
 

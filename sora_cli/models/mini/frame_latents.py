@@ -28,6 +28,7 @@ the tracks across joins.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -298,6 +299,41 @@ def smooth_tracks(latents: Tensor, new: Tensor, passes: int) -> Tensor:
     return out
 
 
+# What tells a slot's object from another at a glance: its present flag, colour and shape.
+LOOKS = [PRESENT, COLOUR, COLOUR + 1, COLOUR + 2, SHAPE, SHAPE + 1, SHAPE + 2]
+
+
+def slot_swaps(given: Tensor, expected: Tensor) -> Tensor:
+    """Raw latents of given frames (B, z, T, 1, 1) and of the clip the prompt describes (B, z, T', 1, 1) -> (B, T)
+    bool: the given frames whose two slots hold the prompt's objects the other way round.
+
+    The encoder reads a frame's objects into its slots in an order of its own (on 40 two-object world clips, against
+    the caption's order in 17, and changing within the clip in 4), while the DiT's slots follow the caption: given
+    frames in the other order ask it to continue a blue square in the slot its prompt gives a red ball. Each frame
+    takes the order whose slots look most like the expected clip's (present, colour, shape, over its frames), plus
+    how far its centres and sizes move from the frame before as ordered, which decides where the looks do not
+    (two objects alike)."""
+    assert SLOTS == 2, "slot_swaps orders two slots"
+    b, _, t = given.shape[:3]
+    looks = [[BACKGROUND + SLOT * k + i for i in LOOKS] for k in range(SLOTS)]
+    where = [[BACKGROUND + SLOT * k + i for i in (CENTRE, CENTRE + 1, CENTRE + 2)] for k in range(SLOTS)]
+    g = given[..., 0, 0]  # (B, z, T)
+    want = expected[..., 0, 0].mean(dim=2)  # (B, z)
+    swaps = torch.zeros(b, t, dtype=torch.bool, device=given.device)
+    before = None  # (B, 2 slots, 3): the previous frame's centres and sizes, ordered
+    for f in range(t):
+        costs = []
+        for order in ((0, 1), (1, 0)):
+            cost = sum((g[:, looks[k], f] - want[:, looks[j]]).square().sum(1) for j, k in enumerate(order))
+            now = torch.stack([g[:, where[k], f] for k in order], dim=1)
+            if before is not None:
+                cost = cost + (now - before).square().sum((1, 2))
+            costs.append((cost, now))
+        swaps[:, f] = costs[1][0] < costs[0][0]
+        before = torch.where(swaps[:, f, None, None], costs[1][1], costs[0][1])
+    return swaps
+
+
 def snap(z: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """Raw latents (N, SCENE_LAYOUT) put on the values the world's latents take: flags and shapes at +-1 (one shape
     a slot), angles' and phases' cos and sin on the unit circle, and an absent slot -1 then zeros. The DiT trained
@@ -413,6 +449,25 @@ class FrameLatents(NormalisedLatents):
             held = steady.median(dim=2, keepdim=True).values
         out[:, STEADY] = held.expand_as(steady)
         return smooth_tracks(continue_tracks(out, joined), ~given, self.spec.track_smoothing)
+
+    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
+        """The given frames' slots swapped where they hold the prompt's objects the other way round (slot_swaps)."""
+        given = (strength >= 1).to(latents.device)
+        if not bool(given.any()):
+            return latents
+        raw = self.denormalise(latents[:, :, given])
+        swap = slot_swaps(raw, self.denormalise(expected()))  # (B, T given)
+        if not bool(swap.any()):
+            return latents
+        slots = torch.arange(BACKGROUND, SCENE_LAYOUT, device=latents.device)
+        turned = torch.cat([slots[SLOT:], slots[:SLOT]])  # slot 1's channels, then slot 0's
+        shift, scale = self._stats(raw)
+        swapped = (raw[:, turned] - shift[:, slots]) / scale[:, slots]  # in the other slot's place and scale
+        part = latents[:, :, given].clone()
+        part[:, slots] = torch.where(swap[:, None, :, None, None], swapped, part[:, slots])
+        out = latents.clone()
+        out[:, :, given] = part
+        return out
 
     def refine(self, z: Tensor, video: Tensor) -> Tensor:
         """Raw latents (B, z, T, 1, 1) moved by gradient steps on how far the decoder's frames are from `video`.
