@@ -53,6 +53,7 @@ def main() -> None:
                     help="sora eval's held-out prompts to take the two-object ones of")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preview", action="store_true")
+    ap.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     args = ap.parse_args()
 
     model = load_model(args.model, torch.device("cpu"), torch.float32)
@@ -62,7 +63,7 @@ def main() -> None:
     for i, (scene, prompt, preset) in enumerate(held_out_scenes(args.prompts, args.seed)):
         if len(scene.things) < 2:
             continue
-        job = _make_job(prompt, preset, args.seed + i, args.preview)  # as sora eval makes it
+        job = _make_job(prompt, preset, args.seed + i, args.preview, steps=args.steps)  # as sora eval makes it
         frames = _frames(job, engine)
         size = plan_clip(job, model).settings
         truth = render(scene, size.width, size.height, 49)[:48].numpy()

@@ -109,12 +109,25 @@ class DiTSpec:
     # SANA's Mix-FFN: each token reads its neighbours' features from the first step, where attention
     # must learn to (benchmarks/token_reach.py found every attention-only DiT here a local denoiser).
     local_kernel: tuple[int, int, int] | None = None
+    # Channel ranges (start, count) of a one-cell token that also get a token of their own, all of one count: part
+    # tokens (for scene latents, one per object slot). A part token reads its channels, attends to the text and to
+    # every token, and adds its prediction to its channels'; the whole token's own path never sees it and its output
+    # starts at zero, so parts grown into a trained DiT change nothing until they learn. Each slot then reads its
+    # phrase and follows its own track instead of both sharing one vector (sora-mini's binding fails on motion).
+    part_tokens: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.predicts not in ("velocity", "clean"):
             raise ValueError(f"unknown prediction '{self.predicts}' (use velocity or clean)")
         if self.local_kernel is not None and any(k < 1 or k % 2 == 0 for k in self.local_kernel):
             raise ValueError(f"local_kernel sizes must be odd and positive, not {self.local_kernel}")
+        if self.part_tokens:
+            if self.patch != (1, 1, 1) or self.local_kernel is not None:
+                raise ValueError("part tokens need one-cell patches (1, 1, 1) and no local_kernel")
+            ranges = sorted(self.part_tokens)
+            overlap = any(a + k > b for (a, k), (b, _) in zip(ranges, ranges[1:]))
+            if len({count for _, count in ranges}) != 1 or overlap or any(a < 0 or k < 1 for a, k in ranges):
+                raise ValueError(f"part tokens must be separate channel ranges of one count, not {self.part_tokens}")
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,9 @@ def test_dit_takes_any_size_and_length_and_starts_at_zero():
         assert torch.count_nonzero(out) == 0  # adaLN-Zero and a zero output layer
 
 
-def _randomised_dit(spec: DiTSpec) -> DiT:
+def _randomised_dit(spec: DiTSpec, channels: int = 4) -> DiT:
     torch.manual_seed(0)
-    dit = DiT(spec, 4, 16)
+    dit = DiT(spec, channels, 16)
     for p in dit.parameters():  # past adaLN-Zero's zeros, so every path does something
         torch.nn.init.normal_(p, std=0.2)
     return dit
@@ -135,6 +135,53 @@ def test_a_model_grows_local_mixing_from_weights_made_without_it():
     new = grow_into(grown, old.state_dict())
     assert new and all(".local." in name for name in new)
     assert _same_dit_output(grown, old)  # a zero convolution adds nothing
+
+
+PARTS = DiTSpec(dim=32, depth=2, heads=2, patch=(1, 1, 1), part_tokens=((2, 3), (5, 3)))
+
+
+def _one_cell_inputs() -> tuple[torch.Tensor, ...]:
+    torch.manual_seed(1)
+    return torch.randn(2, 8, 5, 1, 1), torch.rand(2, 5), torch.randn(2, 3, 16), torch.ones(2, 3, dtype=torch.bool)
+
+
+def test_a_dit_grows_part_tokens_from_weights_made_without_them_and_starts_as_it_was():
+    old = _randomised_dit(replace(PARTS, part_tokens=()), 8)
+    grown = DiT(PARTS, 8, 16)
+    result = grown.load_state_dict(old.state_dict(), strict=False)
+    assert sorted(result.missing_keys) == ["part_embed", "part_in.bias", "part_in.weight", "part_out.bias",
+                                           "part_out.weight"] and not result.unexpected_keys
+    x, t, ctx, mask = _one_cell_inputs()
+    with torch.no_grad():
+        before, after = old(x, t, ctx, mask), grown(x, t, ctx, mask)
+    assert torch.allclose(before, after, atol=1e-5)
+
+
+def test_part_tokens_write_only_their_channels_and_read_the_whole_token():
+    dit = _randomised_dit(PARTS, 8)
+    x, t, ctx, mask = _one_cell_inputs()
+    with torch.no_grad():
+        out = dit(x, t, ctx, mask)
+        torch.nn.init.zeros_(dit.part_out.weight)
+        torch.nn.init.zeros_(dit.part_out.bias)
+        without = dit(x, t, ctx, mask)
+        changed = (out - without).abs().amax(dim=(0, 2, 3, 4))
+        assert (changed[[0, 1]] == 0).all() and (changed[2:8] > 1e-3).all()
+        # With the whole token's own output off, a part's channels still follow a channel outside every part
+        # (channel 0): part tokens attend to the whole tokens.
+        torch.nn.init.zeros_(dit.proj_out.weight)
+        torch.nn.init.normal_(dit.part_out.weight, std=0.2)
+        moved = x.clone()
+        moved[:, 0] += 2.0
+        assert (dit(moved, t, ctx, mask) - dit(x, t, ctx, mask))[:, 2:8].abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("parts, why", [(((2, 3), (4, 3)), "separate"), (((2, 3), (6, 2)), "one count"),
+                                        (((0, 3),), "one-cell")])
+def test_part_tokens_must_be_separate_ranges_of_one_count_on_one_cell_tokens(parts, why):
+    patch = (1, 2, 2) if why == "one-cell" else (1, 1, 1)
+    with pytest.raises(ValueError, match=why):
+        DiTSpec(patch=patch, part_tokens=parts)
 
 
 def test_local_mixing_lets_a_token_move_its_neighbours_and_no_further():

@@ -30,7 +30,9 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    """Multi-head attention with QK RMS norm; self-attention when `context` is None."""
+    """Multi-head attention with QK RMS norm; self-attention when `context` is None.
+
+    `mask` (B, L) says which context tokens are real; `pairs` (N, L), which keys each query may attend to."""
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
@@ -44,7 +46,7 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(dim // heads)
 
     def forward(self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None,
-                rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                rope: tuple[Tensor, Tensor] | None = None, pairs: Tensor | None = None) -> Tensor:
         src = x if context is None else context
         q = self.q_norm(rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads))
         k = self.k_norm(rearrange(self.k(src), "b n (h d) -> b h n d", h=self.heads))
@@ -53,6 +55,8 @@ class Attention(nn.Module):
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if mask is not None:
             mask = rearrange(mask, "b l -> b 1 1 l")
+        if pairs is not None:
+            mask = pairs if mask is None else mask & pairs
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.o(rearrange(out, "b h n d -> b n (h d)"))
 

@@ -2,7 +2,8 @@
 
 adaLN-Zero blocks (as in DiT) with a timestep per latent frame, so frames given as
 conditions can sit at t=0 while the rest are noisy; self-attention over all spacetime
-tokens with 3D RoPE; cross-attention to the text tokens.
+tokens with 3D RoPE; cross-attention to the text tokens. Optionally, parts of a one-cell
+token (a scene latent's object slots) get tokens of their own (DiTSpec.part_tokens).
 """
 
 from __future__ import annotations
@@ -101,12 +102,14 @@ class DiTBlock(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor,
-                rope: tuple[Tensor, Tensor], grid: tuple[int, int, int]) -> Tensor:
+                rope: tuple[Tensor, Tensor], grid: tuple[int, int, int], roles: int = 1,
+                pairs: Tensor | None = None) -> Tensor:
         # c is one vector a latent frame (B, T, D): modulate there, then spread to the frame's
-        # tokens; the Linear on every token instead cost a quarter of a block's matmuls.
-        mods = repeat(self.ada(F.silu(c)), "b t d -> b (t s) d", s=x.shape[1] // c.shape[1])
+        # tokens; the Linear on every token instead cost a quarter of a block's matmuls. The
+        # sequence is `roles` copies of the token grid (the whole tokens, then each part's).
+        mods = repeat(self.ada(F.silu(c)), "b t d -> b (r t s) d", r=roles, s=x.shape[1] // (roles * c.shape[1]))
         shift1, scale1, gate1, shift2, scale2, gate2 = mods.chunk(6, dim=-1)
-        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope)
+        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope, pairs=pairs)
         if self.local is not None:
             x = x + self.local(x, grid)
         x = x + self.cross(self.norm2(x), ctx, ctx_mask)
@@ -135,7 +138,18 @@ class DiT(nn.Module):
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(d, 2 * d)
         self.proj_out = nn.Linear(d, patch_dim)
-        for layer in (self.ada_out, self.proj_out):
+        zeroed = [self.ada_out, self.proj_out]
+        if spec.part_tokens:
+            if max(a + k for a, k in spec.part_tokens) > patch_dim:
+                raise ValueError(f"part tokens {spec.part_tokens} reach past the token's {patch_dim} channels")
+            # One reading and one writing of a part's channels shared by all parts (an object slot is read
+            # alike whichever it is); which part a token is comes from its embedding.
+            count = spec.part_tokens[0][1]
+            self.part_in = nn.Linear(count, d)
+            self.part_embed = nn.Parameter(torch.randn(len(spec.part_tokens), d) * 0.02)
+            self.part_out = nn.Linear(d, count)
+            zeroed.append(self.part_out)
+        for layer in zeroed:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -162,11 +176,17 @@ class DiT(nn.Module):
         gt, gh, gw = token_grid(x.shape, self.spec.patch)
         tokens = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (c pt ph pw)", pt=pt, ph=ph, pw=pw)
         h = self.patch_embed(tokens)  # (B, N, D)
-        if self.spec.frame_positions:
-            where = frame_position_features((gh, gw), (ph, pw), (H, W), h.device).to(h.dtype)
-            h = h + repeat(self.frame_pos(where), "s d -> (t s) d", t=gt)
         if extra is not None:
             h = h + extra.to(h.dtype)
+        parts = self.spec.part_tokens
+        n = h.shape[1]
+        if parts:
+            # (B, P*N, D) after the whole tokens: the same grid again for each part.
+            h = torch.cat([h] + [self.part_in(tokens[..., a:a + k]) + self.part_embed[i].to(h.dtype)
+                                 for i, (a, k) in enumerate(parts)], dim=1)
+        if self.spec.frame_positions:
+            where = frame_position_features((gh, gw), (ph, pw), (H, W), h.device).to(h.dtype)
+            h = h + repeat(self.frame_pos(where), "s d -> (r t s) d", t=gt, r=1 + len(parts))
 
         frame_t = t[:, ::pt]  # (B, gt)
         c = self.time_embed(timestep_embedding(frame_t, self.spec.freq_dim).to(h.dtype))  # (B, gt, D)
@@ -176,11 +196,26 @@ class DiT(nn.Module):
             c = c + self.text_pool(pooled)[:, None]
         ctx = self.text_proj(ctx)
         rope = rope_3d((gt, gh, gw), self.spec.dim // self.spec.heads, self.spec.rope_theta, h.device)
+        roles, pairs = 1 + len(parts), None
+        if parts:
+            # A part token sits where its whole token does. Whole tokens attend only to whole tokens,
+            # so their path is the DiT's without parts; parts attend to everything.
+            rope = tuple(r.repeat(roles, 1) for r in rope)
+            pairs = torch.ones(roles * n, roles * n, dtype=torch.bool, device=h.device)
+            pairs[:n, n:] = False
         for block in self.blocks:
-            h = block(h, c, ctx, ctx_mask, rope, (gt, gh, gw))
+            h = block(h, c, ctx, ctx_mask, rope, (gt, gh, gw), roles, pairs)
 
-        shift, scale = repeat(self.ada_out(F.silu(c)), "b t d -> b (t s) d", s=gh * gw).chunk(2, dim=-1)
-        out = self.proj_out(modulate(self.norm_out(h), shift, scale))  # (B, N, patch_dim)
+        shift, scale = repeat(self.ada_out(F.silu(c)), "b t d -> b (r t s) d", r=roles, s=gh * gw).chunk(2, dim=-1)
+        h = modulate(self.norm_out(h), shift, scale)
+        out = self.proj_out(h[:, :n])  # (B, N, patch_dim)
+        if parts:
+            own = self.part_out(h[:, n:]).chunk(len(parts), dim=1)  # each (B, N, count)
+            pieces, at = [], 0
+            for (a, k), add in sorted(zip(parts, own), key=lambda pa: pa[0][0]):
+                pieces += [out[..., at:a], out[..., a:a + k] + add]
+                at = a + k
+            out = torch.cat(pieces + [out[..., at:]], dim=-1)
         out = rearrange(out, "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)",
                         t=gt, h=gh, w=gw, pt=pt, ph=ph, pw=pw)
         # contiguous: the flow loss and the x-prediction arithmetic run on this tensor, and on a
