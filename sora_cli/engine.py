@@ -105,7 +105,9 @@ class Engine:
             return (noise - velocity(noise, torch.ones(noise.shape[0], noise.shape[2]).to(noise))).float()
 
         with torch.autocast(m.device.type, dtype=m.autocast or torch.bfloat16, enabled=m.autocast is not None):
-            init = m.net.vae.order_given(init, strength, expected)
+            # A v2v source is encoded frames throughout, in the encoder's order of objects as much as given frames are.
+            held = strength if source is None else torch.ones_like(strength)
+            init = m.net.vae.order_given(init, held, expected)
             latents = sample(velocity, noise, init, strength, schedule(s.steps, s.shift, start), on_step)
         latents = m.net.vae.settle(latents, strength, joined)
         video = m.net.vae.decode(latents, size=(s.height, s.width))[0].permute(1, 0, 2, 3).float().cpu()  # (T, 3, H, W)

@@ -259,6 +259,30 @@ def test_v2v_keeps_length_size_and_moves_less_at_low_strength(cli, monkeypatch):
     assert sum(moved["0.2"]) < sum(moved["1.0"])
 
 
+def test_every_v2v_frame_and_only_given_extend_frames_are_put_in_the_prompts_order(tiny, tmp_path, monkeypatch):
+    # A v2v source is encoded in the encoder's order of objects throughout, as given frames are: left so, a
+    # two-object restyle repaints each object as the other (benchmarks/restyle.py).
+    make_video(tmp_path / "in.mp4", moving_square(9))
+    model = load_model(str(tiny), torch.device("cpu"), torch.float32)
+    held = []
+
+    def spy(latents, given, expected):
+        held.append(given.tolist())
+        return latents
+
+    monkeypatch.setattr(model.net.vae, "order_given", spy)
+    for mode, extra in (("v2v", {"strength": 0.5}), ("extend", {"seconds": 0.5})):
+        job, _ = build_job(Request(mode=mode, prompt="x", seed=1, video=str(tmp_path / "in.mp4"),
+                                   output=str(tmp_path / f"{mode}.mp4"), **extra))
+        held.clear()
+        render(plan_clip(job, model), Engine(model))
+        assert held, mode
+        if mode == "v2v":
+            assert all(v == 1.0 for window in held for v in window)
+        else:
+            assert any(v == 1.0 for v in held[0]) and any(v < 1.0 for v in held[0])
+
+
 def test_installed_entry_point_generates(tiny, tmp_path):
     from conftest import run_sora
 

@@ -61,10 +61,11 @@ class Latents(Protocol):
         clip keeps, and to continue the given frames it joins; strength (t,) marks the given frames (1), joined (t,)
         those the window continues. Latents that say nothing of the kind return them."""
 
-    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
-        """A window's latents (B, C, t, h, w) before sampling, with its given frames (strength 1) in the order of
-        parts the prompt's clip has: `expected()` is the DiT's own prediction of that clip from the prompt alone.
-        Latents whose parts have no order (a grid) return them and never call it."""
+    def order_given(self, latents: Tensor, given: Tensor, expected: Callable[[], Tensor]) -> Tensor:
+        """A window's latents (B, C, t, h, w) before sampling, with the frames it holds from encoded video (given
+        (t,) 1: frames given as conditions, or all of a v2v source) in the order of parts the prompt's clip has:
+        `expected()` is the DiT's own prediction of that clip from the prompt alone. Latents whose parts have no
+        order (a grid) return them and never call it."""
 
 
 class Velocity(Protocol):
@@ -118,7 +119,7 @@ class NormalisedLatents(nn.Module):
     def settle(self, latents: Tensor, strength: Tensor, joined: Tensor) -> Tensor:
         return latents
 
-    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
+    def order_given(self, latents: Tensor, given: Tensor, expected: Callable[[], Tensor]) -> Tensor:
         return latents
 
 

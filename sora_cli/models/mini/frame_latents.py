@@ -450,9 +450,9 @@ class FrameLatents(NormalisedLatents):
         out[:, STEADY] = held.expand_as(steady)
         return smooth_tracks(continue_tracks(out, joined), ~given, self.spec.track_smoothing)
 
-    def order_given(self, latents: Tensor, strength: Tensor, expected: Callable[[], Tensor]) -> Tensor:
+    def order_given(self, latents: Tensor, given: Tensor, expected: Callable[[], Tensor]) -> Tensor:
         """The given frames' slots swapped where they hold the prompt's objects the other way round (slot_swaps)."""
-        given = (strength >= 1).to(latents.device)
+        given = (given >= 1).to(latents.device)
         if not bool(given.any()):
             return latents
         raw = self.denormalise(latents[:, :, given])
