@@ -8,6 +8,8 @@ clips of the new scenes pass the same checks (their line is printed beside).
 
     python benchmarks/restyle.py                    # the shipped sora-mini
     python benchmarks/restyle.py --encoder-order    # the source's object slots as encoded (no Latents.order_given)
+    python benchmarks/restyle.py --round-trip       # the most v2v can keep: the source encoded and decoded, judged
+                                                    # against its own scene
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 def main() -> None:
     from sora_cli.engine import Engine
     from sora_cli.plan import plan_clip
-    from sora_cli.research.evaluation import PRESETS, _frames, _make_job
+    from sora_cli.research.evaluation import PRESETS, _frames, _make_job, round_trip
     from sora_cli.research.world.captions import caption
     from sora_cli.research.world.checker import binding, check
     from sora_cli.research.world.render import render
@@ -37,6 +39,8 @@ def main() -> None:
     ap.add_argument("--strength", type=float, default=0.7)
     ap.add_argument("--encoder-order", action="store_true",
                     help="leave the source's object slots in the encoder's order (no Latents.order_given)")
+    ap.add_argument("--round-trip", action="store_true",
+                    help="judge the autoencoder's round trip of each source against its own scene instead")
     args = ap.parse_args()
 
     model = load_model(args.model, torch.device("cpu"), torch.float32)
@@ -58,7 +62,10 @@ def main() -> None:
         s = plan_clip(_make_job(prompt, preset, 0, False), model).settings
         source = render(scene, s.width, s.height, 49)[:48]
         job = _make_job(prompt, preset, 300 + i, False, mode="v2v", video=Video(source, 24.0), strength=args.strength)
-        frames = _frames(job, engine)
+        if args.round_trip:
+            new_scene, frames = scene, round_trip(model, source)
+        else:
+            frames = _frames(job, engine)
         lines = []
         for name, clip, sums in (("model", frames, totals),
                                  ("world", render(new_scene, s.width, s.height, 49)[:48].numpy(), truth_totals)):
@@ -69,7 +76,8 @@ def main() -> None:
             for key, ok in got.items():
                 sums[key] += ok
             lines.append(f"{name} " + " ".join(f"{key} {'ok' if ok else '--'}" for key, ok in got.items()))
-        print(f"{i:3d} recoloured the {('first', 'second')[k]} said; {' | '.join(lines)}: {prompt}", flush=True)
+        what = "round trip" if args.round_trip else f"recoloured the {('first', 'second')[k]} said"
+        print(f"{i:3d} {what}; {' | '.join(lines)}: {prompt}", flush=True)
     print(f"of {args.scenes}: " + ", ".join(f"{key} {totals[key]} (world {truth_totals[key]})" for key in totals))
 
 
