@@ -61,14 +61,14 @@ def main() -> None:
         prompt = caption(new_scene, rng, held_out=True)
         s = plan_clip(_make_job(prompt, preset, 0, False), model).settings
         source = render(scene, s.width, s.height, 49)[:48]
-        job = _make_job(prompt, preset, 300 + i, False, mode="v2v", video=Video(source, 24.0), strength=args.strength)
-        if args.round_trip:
-            new_scene, frames = scene, round_trip(model, source)
+        if args.round_trip:  # judged against the source's own scene, which the source is the world's clip of
+            new_scene, frames, truth = scene, round_trip(model, source), source.numpy()
         else:
-            frames = _frames(job, engine)
+            job = _make_job(prompt, preset, 300 + i, False, mode="v2v", video=Video(source, 24.0),
+                            strength=args.strength)
+            frames, truth = _frames(job, engine), render(new_scene, s.width, s.height, 49)[:48].numpy()
         lines = []
-        for name, clip, sums in (("model", frames, totals),
-                                 ("world", render(new_scene, s.width, s.height, 49)[:48].numpy(), truth_totals)):
+        for name, clip, sums in (("model", frames, totals), ("world", truth, truth_totals)):
             judged = check(clip, new_scene)
             got = {"colour": all(judged[f"{j}.colour"] for j in range(2)),
                    "motion": all(judged[f"{j}.motion"] for j in range(2)),

@@ -211,11 +211,8 @@ class DiT(nn.Module):
         out = self.proj_out(h[:, :n])  # (B, N, patch_dim)
         if parts:
             own = self.part_out(h[:, n:]).chunk(len(parts), dim=1)  # each (B, N, count)
-            pieces, at = [], 0
-            for (a, k), add in sorted(zip(parts, own), key=lambda pa: pa[0][0]):
-                pieces += [out[..., at:a], out[..., a:a + k] + add]
-                at = a + k
-            out = torch.cat(pieces + [out[..., at:]], dim=-1)
+            for (a, k), add in zip(parts, own):  # into its own channels, zero elsewhere
+                out = out + F.pad(add, (a, out.shape[-1] - a - k))
         out = rearrange(out, "b (t h w) (c pt ph pw) -> b c (t pt) (h ph) (w pw)",
                         t=gt, h=gh, w=gw, pt=pt, ph=ph, pw=pw)
         # contiguous: the flow loss and the x-prediction arithmetic run on this tensor, and on a
