@@ -49,6 +49,15 @@ class Settings:
     cut: bool = False  # the first window cuts away from the frames it starts from: context, not continued
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """Frames a chain made, and the raw latents they were decoded from (one a frame; None where a latent frame
+    spans several, as a causal VAE's do): what a next chain continues without encoding the frames again."""
+
+    frames: Tensor  # uint8 (T, H, W, 3)
+    latents: Tensor | None  # raw (1, C, T, h, w), Condition.latents
+
+
 def window_seed(seed: int, window: int) -> int:
     return (seed * 0x9E3779B1 + window * 0x85EBCA77) % (2**63)
 
@@ -114,11 +123,12 @@ class Engine:
         return to_uint8(fade_in_joins(video, conditions, m.spec.context_frames)), latents
 
     def chain(self, s: Settings, count: int, start: Tensor | None = None, end: Tensor | None = None,
-              source: Tensor | None = None) -> Tensor:
+              source: Tensor | None = None, start_latents: Tensor | None = None) -> Drawn:
         """`count` new frames after `start` (and, if given, flowing into `end`), uint8 (T, H, W, 3).
 
         `source` (uint8, at least `count` frames) makes every window an SDEdit of the
-        matching source frames: that is v2v.
+        matching source frames: that is v2v. `start_latents`: the raw latents `start` was drawn from, one a frame,
+        when this model drew it (a storyboard's shot before), given instead of encoding its frames again.
         """
         spec = self.model.spec
         window, ctx_len = spec.window_frames, spec.context_frames
@@ -137,8 +147,9 @@ class Engine:
             else:
                 take = min(window - c, remaining)
             length = round_up_frames(c + take + (e if bridge else 0), self.tf)
+            earlier = ([_per_frame(start_latents, start)] if start is not None else []) + drawn
             conds = [] if ctx is None else [Condition(to_model(ctx), 0, joined=not (s.cut and index == 0),
-                                                      latents=_drawn(drawn[::-1], c, last=True))]
+                                                      latents=_drawn(earlier[::-1], c, last=True))]
             if bridge:
                 conds.append(Condition(to_model(end), -(1 + (e - 1) // self.tf)))
             pos = count - remaining  # first new frame's place in the source's timeline
@@ -153,10 +164,13 @@ class Engine:
             drawn.append(None if new_z is None else new_z[:, :, :take])
             remaining -= take
             index += 1
-        return torch.cat(made) if made else torch.zeros(0, s.height, s.width, 3, dtype=torch.uint8)
+        if not made:
+            return Drawn(torch.zeros(0, s.height, s.width, 3, dtype=torch.uint8), None)
+        return Drawn(torch.cat(made), _joined(drawn))
 
-    def chain_backward(self, s: Settings, count: int, end: Tensor) -> Tensor:
-        """`count` new frames that lead into `end` (the given frames come last)."""
+    def chain_backward(self, s: Settings, count: int, end: Tensor, end_latents: Tensor | None = None) -> Drawn:
+        """`count` new frames that lead into `end` (the given frames come last); `end_latents` as chain's
+        `start_latents`."""
         spec = self.model.spec
         made: list[Tensor] = []
         drawn: list[Tensor | None] = []
@@ -167,13 +181,14 @@ class Engine:
             c = ctx.shape[0]
             take = min(spec.window_frames - c, remaining)
             length = round_up_frames(c + take, self.tf)
-            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf), latents=_drawn(drawn[::-1], c, last=False))
+            later = drawn[::-1] + [_per_frame(end_latents, end)]
+            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf), latents=_drawn(later, c, last=False))
             out, latents = self._window(s, length, [cond], index, None)
             made.append(out[length - c - take: length - c])
             drawn.append(self._frames_of(latents, length - c - take, length - c))
             remaining -= take
             index += 1
-        return torch.cat(made[::-1])
+        return Drawn(torch.cat(made[::-1]), _joined(drawn[::-1]))
 
     def _frames_of(self, latents: Tensor, start: int, stop: int) -> Tensor | None:
         """The raw latents of frames start:stop (Condition.latents), where a latent frame is one frame (else None:
@@ -205,6 +220,15 @@ def _drawn(parts: list[Tensor | None], count: int, last: bool) -> Tensor | None:
         return None
     whole = torch.cat(found[::-1] if last else found, dim=2)
     return whole[:, :, -count:] if last else whole[:, :, :count]
+
+
+def _per_frame(latents: Tensor | None, frames: Tensor) -> Tensor | None:
+    """Given latents, when there is one for each of the frames (else the frames are encoded)."""
+    return latents if latents is not None and latents.shape[2] == frames.shape[0] else None
+
+
+def _joined(parts: list[Tensor | None]) -> Tensor | None:
+    return torch.cat(parts, dim=2) if parts and all(z is not None for z in parts) else None
 
 
 def _pad_to(frames: Tensor, length: int) -> Tensor:

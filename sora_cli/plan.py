@@ -30,6 +30,7 @@ class Given:
     frames: Tensor  # (T, H, W, 3) uint8 at their own size and rate
     count: int  # output frames they fill (time-resampled when it differs)
     working: Tensor  # (T', h, w, 3) uint8 at the model's working size and frame rate
+    latents: Tensor | None = None  # the raw latents of `working`'s frames, when the model drew them (Video.latents)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def _given_frames(job: Job, spec: ModelSpec, s: Settings) -> dict:
         if (head or tail) and len(index) > 2 * k:
             index = (index[:k] if head else []) + (index[-k:] if tail else [])
         working = cover_resize(src.frames[index], s.width, s.height)
-        return Given(src.frames, round(src.frames.shape[0] * job.fps / src.fps), working)
+        # drawn latents describe the frames at the size they were drawn at, so they hold only where it is this one
+        drawn = src.latents is not None and tuple(src.frames.shape[1:3]) == (s.height, s.width)
+        return Given(src.frames, round(src.frames.shape[0] * job.fps / src.fps), working,
+                     src.latents[:, :, index] if drawn else None)
 
     if job.mode == "animate":
         image = Given(job.image, 1, cover_resize(job.image, s.width, s.height))

@@ -16,6 +16,7 @@ from sora_cli.plan import ClipPlan, Given
 class Segment:
     frames: Tensor  # (T, H, W, 3) uint8, any size
     count: int  # frames it fills in the output (time-resampled when it differs)
+    latents: Tensor | None = None  # raw latents of its frames, one a frame, when the engine drew them (Drawn)
 
 
 def render(plan: ClipPlan, engine: Engine) -> list[Segment]:
@@ -25,14 +26,15 @@ def render(plan: ClipPlan, engine: Engine) -> list[Segment]:
         first = engine.window(s, 1, [])
         before = Given(first, 1, first)
     if plan.after is not None:
-        new = engine.chain_backward(s, plan.new_frames, plan.after.working)
+        new = engine.chain_backward(s, plan.new_frames, plan.after.working, plan.after.latents)
     else:
         start = None if before is None else before.working
         end = None
         if plan.loop:  # the new part lands on the clip's first frames
             end = start[: round_down_frames(min(engine.model.spec.context_frames, start.shape[0]), engine.tf)]
-        new = engine.chain(s, plan.new_frames, start=start, end=end, source=plan.source)
-    segments = [Segment(new, plan.new_count)]
+        new = engine.chain(s, plan.new_frames, start=start, end=end, source=plan.source,
+                           start_latents=None if before is None else before.latents)
+    segments = [Segment(new.frames, plan.new_count, new.latents)]
     if before is not None:
         segments.insert(0, Segment(before.frames, before.count))
     if plan.after is not None:

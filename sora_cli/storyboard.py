@@ -133,10 +133,12 @@ def shot_frames(shot: Shot, fps: float) -> int:
     return max(1, round(shot.seconds * fps))
 
 
-def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None, cuts_in_context: bool = False) -> Job:
+def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None, cuts_in_context: bool = False,
+             before_latents: Tensor | None = None) -> Job:
     """Shot `index` as a job of an existing mode: extend of `before` to continue; for a cut, generate,
     or, with a model trained for cuts (`cuts_in_context`), extend of `before` with a prompt that says
-    the cut ("<shot before>, then cut to <this shot>"), as its training clips with one cut say it."""
+    the cut ("<shot before>, then cut to <this shot>"), as its training clips with one cut say it.
+    `before_latents`: the raw latents `before` was drawn from (Video.latents)."""
     shot = board.shots[index]
     common = dict(seed=base.seed + index, frames=shot_frames(shot, base.fps))
     if before is None or (shot.join == "cut" and not cuts_in_context):
@@ -145,8 +147,8 @@ def shot_job(base: Job, board: Storyboard, index: int, before: Tensor | None, cu
     if shot.join == "cut":
         said = prompt if prompt.lower().startswith("cut to") else f"cut to {prompt}"
         prompt = f"{board.shots[index - 1].prompt}, then {said}"
-    return replace(base, mode="extend", video=Video(before, base.fps), video_path=None, backward=False,
-                   cut=shot.join == "cut", prompt=prompt, **common)
+    return replace(base, mode="extend", video=Video(before, base.fps, latents=before_latents), video_path=None,
+                   backward=False, cut=shot.join == "cut", prompt=prompt, **common)
 
 
 def render_storyboard(board: Storyboard, base: Job, model: LoadedModel, engine: Engine,
@@ -159,11 +161,16 @@ def render_storyboard(board: Storyboard, base: Job, model: LoadedModel, engine: 
         first = max(i for i in range(only + 1) if board.shots[i].join == "cut")
     last = len(board.shots) - 1 if only is None else only
     before: Tensor | None = None
+    before_latents: Tensor | None = None
     for i in range(first, last + 1):
-        plan = plan_clip(shot_job(base, board, i, before, in_context), model)
+        plan = plan_clip(shot_job(base, board, i, before, in_context, before_latents), model)
         new = render(plan, engine)[-1]  # extend forward puts the given frames first
         # At the output's rate and the working size (the encoder scales the clip once, at the end):
-        # what the next shot continues, as extend would continue a file.
-        before = new.frames[resample_indices(new.frames.shape[0], new.count)]
+        # what the next shot continues, as extend would continue a file, with the latents the frames were drawn
+        # from, so that it continues them as drawn: an object the shot before left out of view stays where it went,
+        # and a small one keeps its shape (the encoder read both as absent or misread them, docs/storyboards.md).
+        keep = resample_indices(new.frames.shape[0], new.count)
+        before = new.frames[keep]
+        before_latents = None if new.latents is None else new.latents[:, :, keep]
         if only is None or i == only:
             yield i, plan, before

@@ -93,6 +93,9 @@ class Video:
     frames: Tensor | FileFrames  # (T, H, W, 3) uint8
     fps: float
     audio: bool = False  # the file had an audio track (clips are written without one)
+    # The raw latents each frame was decoded from, when this model drew the frames in memory (a storyboard's shot
+    # before): the model continues them as it drew them rather than as its encoder reads the frames back.
+    latents: Tensor | None = None
 
 
 def ffmpeg() -> str:

@@ -612,7 +612,14 @@ def test_a_chain_hands_on_the_latents_of_frames_it_drew_instead_of_encoding_them
         model.net.vae.settle = settle_spy
         engine = Engine(model)
         out = engine.chain_backward(s, 40, given) if backward else engine.chain(s, 40, start=given)
-        assert out.shape[0] == 40 and len(placed) >= 3
+        assert out.frames.shape[0] == 40 and len(placed) >= 3
+        # what it hands back are the latents of its frames, window by window, as drawn
+        assert (out.latents is not None) == carries
+        if carries:
+            assert out.latents.shape[2] == 40
+            first_made = settled[0][:, :, :-5] if backward else settled[0][:, :, 5:]
+            edge = out.latents[:, :, -first_made.shape[2]:] if backward else out.latents[:, :, :first_made.shape[2]]
+            assert torch.equal(edge, model.net.vae.denormalise(first_made))
         assert placed[0] == [None]  # the given frames are encoded
         for k in range(1, len(placed)):
             (z,) = placed[k]
@@ -707,3 +714,67 @@ def test_two_objects_that_look_alike_keep_their_tracks():
                                             dim=1)[:, :, 3:]
     swaps = slot_swaps(jumped, _two_objects(2, red, red, [0.0, 0.0]))[0]
     assert swaps.tolist() == [False, False, False, True, True]
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_given_frames_with_the_latents_they_were_drawn_from_are_placed_as_drawn_not_encoded(tmp_path, monkeypatch,
+                                                                                            backward):
+    import sora_cli.engine as engine_module
+
+    s = Settings(prompt="a red ball", negative="", seed=3, steps=2, guidance=2.0, shift=3.0, width=64, height=48)
+    model = load_model(str(build_tiny(tmp_path / "m", TINY_FRAME)), torch.device("cpu"), torch.float32)
+    given = (torch.rand(12, 48, 64, 3) * 255).to(torch.uint8)
+    drawn = torch.randn(1, TINY_FRAME.vae.latent_channels, 12, 1, 1)
+    placed = []
+    original_place = engine_module.place
+
+    def place_spy(conditions, vae, init):
+        placed.append([c.latents for c in conditions])
+        return original_place(conditions, vae, init)
+
+    monkeypatch.setattr(engine_module, "place", place_spy)
+    engine = Engine(model)
+    run = (lambda z: engine.chain_backward(s, 8, given, end_latents=z)) if backward else \
+        (lambda z: engine.chain(s, 8, start=given, start_latents=z))
+    run(drawn)
+    (z,) = placed[-1]
+    c = z.shape[2]
+    assert torch.equal(z, drawn[:, :, :c] if backward else drawn[:, :, -c:])
+    run(drawn[:, :, :5])  # latents that are not one a given frame are not trusted: the frames are encoded
+    assert placed[-1] == [None]
+    run(None)
+    assert placed[-1] == [None]
+
+
+def test_a_storyboard_shot_continues_the_latents_the_shot_before_was_drawn_from(tmp_path, monkeypatch):
+    """A storyboard hands each shot the latents the shot before was decoded from, so that an object drawn out of
+    view or too small to read back is continued as drawn; frames a model did not draw (a file) are encoded."""
+    import sora_cli.engine as engine_module
+    from sora_cli.storyboard import Shot, Storyboard, render_storyboard
+
+    spec = replace(TINY_FRAME, trained_for=("generate", "extend", "cut"))  # a cut sees the shot before
+    model = load_model(str(build_tiny(tmp_path / "m", spec)), torch.device("cpu"), torch.float32)
+    settled, placed = [], []
+    original_settle, original_place = model.net.vae.settle, engine_module.place
+
+    def settle_spy(latents, strength, joined):
+        settled.append(original_settle(latents, strength, joined))
+        return settled[-1]
+
+    def place_spy(conditions, vae, init):
+        placed.append([c.latents for c in conditions])
+        return original_place(conditions, vae, init)
+
+    model.net.vae.settle = settle_spy
+    monkeypatch.setattr(engine_module, "place", place_spy)
+    board = Storyboard((Shot("a red ball", 0.5, "cut"), Shot("a close-up of the red ball", 0.5, "cut"),
+                        Shot("the red ball moves right", 0.5, "continue")), {})
+    base = Job(mode="generate", prompt="a red ball", seed=1, model="", width=64, height=48, fps=24.0, frames=1,
+               steps=2)
+    shots = list(render_storyboard(board, base, model, Engine(model)))
+    assert len(shots) == 3 and len(placed) == len(settled) == 3  # one window a shot
+    assert placed[0] == []
+    for k in (1, 2):
+        (z,) = placed[k]
+        c = z.shape[2]
+        assert torch.equal(z, model.net.vae.denormalise(settled[k - 1][:, :, -c:]))

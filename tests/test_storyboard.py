@@ -78,9 +78,9 @@ def test_continue_starts_from_the_last_frames_and_a_cut_does_not(cli, monkeypatc
     starts = []
     chain = Engine.chain
 
-    def recording(self, s, count, start=None, end=None, source=None):
+    def recording(self, s, count, start=None, end=None, source=None, start_latents=None):
         starts.append(None if start is None else start.shape[0])
-        return chain(self, s, count, start=start, end=end, source=source)
+        return chain(self, s, count, start=start, end=end, source=source, start_latents=start_latents)
 
     monkeypatch.setattr(Engine, "chain", recording)
     (cli.cwd / "story.yaml").write_text(BOARD)
