@@ -778,3 +778,26 @@ def test_a_storyboard_shot_continues_the_latents_the_shot_before_was_drawn_from(
         (z,) = placed[k]
         c = z.shape[2]
         assert torch.equal(z, model.net.vae.denormalise(settled[k - 1][:, :, -c:]))
+
+
+def test_close_ups_first_puts_the_object_a_close_up_frames_in_slot_0_and_leaves_other_scenes_alone():
+    from sora_cli.research.training.scene_latents import batch_latents, close_up_first
+    from sora_cli.research.world.camera import Camera
+    from sora_cli.research.world.scene import Scene, Thing
+
+    ball = Thing("red", "circle", "large", "right", None, (0.3, 0.5))
+    box = Thing("blue", "square", "small", "down", None, (0.8, 0.2))
+    close_on_box = Scene("sand", (ball, box), size_said=(True, False), camera=Camera("still", 1, cut_at=0.5))
+    first = close_up_first(close_on_box)
+    assert first.things == (box, ball) and first.size_said == (False, True) and first.camera.target == 0
+    for other in (Scene("sand", (ball, box), size_said=(True, True)),  # no camera
+                  Scene("sand", (ball, box), size_said=(True, True), camera=Camera("still", 1, cut_at=0.5,
+                                                                                   cut_to="wide")),
+                  Scene("sand", (ball, box), size_said=(True, True), camera=Camera("follow", 1))):
+        assert close_up_first(other) is other
+    as_said, framed = (batch_latents([close_on_box], [0.0], 144, 80, 24, k)[0, :, :, 0, 0] for k in (False, True))
+    centre = [BACKGROUND + SLOT * k + 7 for k in range(2)]
+    after = slice(14, 24)  # frames after the cut: the framed object is at the frame's centre
+    assert torch.allclose(framed[centre[0]:centre[0] + 2, after], torch.zeros(2, 10), atol=1e-5)
+    assert torch.allclose(as_said[centre[1]:centre[1] + 2, after], torch.zeros(2, 10), atol=1e-5)
+    assert torch.equal(framed[BACKGROUND:BACKGROUND + SLOT], as_said[BACKGROUND + SLOT:BACKGROUND + 2 * SLOT])

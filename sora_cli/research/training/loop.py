@@ -125,6 +125,9 @@ class TrainConfig:
     # Leave the glue words in captions of scenes with a camera, whose camera clause they join too ("as the camera
     # pans left"). Round twelve's comparison: the camera right in 14 of 16 held-out clips with it, 16 without.
     camera_keeps_glue: bool = False
+    # The object a cut's close-up frames is slot 0 of the DiT's latents, whichever the caption said first
+    # (scene_latents.close_up_first); else slots follow the caption.
+    close_ups_first: bool = False
     # The world's mix of scenes; a camera share trains pans, zooms, follows and cuts (docs/world.md).
     world: WorldMix = WorldMix()
 
@@ -206,17 +209,19 @@ def measure_latent_stats(net: VideoModel, spec: ModelSpec, rng: random.Random, d
     net.vae.latent_std.copy_(std.clamp_min(max(1e-3, 0.25 * std.median().item())))
 
 
-def raw_latents(net: VideoModel, batch, size: tuple[int, int], frames: int, device) -> torch.Tensor:
+def raw_latents(net: VideoModel, batch, size: tuple[int, int], frames: int, device,
+                close_ups_first: bool = False) -> torch.Tensor:
     """A batch's latents before normalisation: frame latents are the renderer's own scene latents (exact,
     with no encoder pass and no rendering); any other autoencoder encodes the rendered clips."""
     if batch.video is None:
-        return batch_latents(batch.scenes, batch.starts, *size, frames).to(device)
+        return batch_latents(batch.scenes, batch.starts, *size, frames, close_ups_first).to(device)
     mean, _ = net.vae.encode_moments(batch.video.to(device))
     return mean
 
 
 def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, sizes: list[tuple[int, int]],
-                 scale: int = 1, layout: bool = False, world: WorldMix = WorldMix(), offsets: bool = False) -> Encoded:
+                 scale: int = 1, layout: bool = False, world: WorldMix = WorldMix(), offsets: bool = False,
+                 close_ups_first: bool = False) -> Encoded:
     """Render a DiT batch with random conditioning and encode it; images are one-frame videos."""
     size = rng.choice(sizes)
     image = rng.random() < 0.25
@@ -227,7 +232,7 @@ def encode_batch(net: VideoModel, rng: random.Random, spec: ModelSpec, device, s
                        draw=not spec.vae.scene_latents)
     tf, sf = spec.vae.temporal_factor, spec.vae.spatial_factor
     with torch.no_grad():
-        z = net.vae.normalise(raw_latents(net, batch, size, frames, device))  # (B, C, L, h, w)
+        z = net.vae.normalise(raw_latents(net, batch, size, frames, device, close_ups_first))  # (B, C, L, h, w)
         b, c, length = z.shape[:3]
         strength = torch.zeros(b, length, device=device)
         for i, (mode, k) in enumerate(zip(batch.cond, batch.cond_latents)):
@@ -332,7 +337,7 @@ def dit_step(net: VideoModel, opt, rng: random.Random, cfg: TrainConfig, tok: Wo
         batch = pool.draw(rng)
     else:
         batch = encode_batch(net, rng, cfg.spec, torch.device(device), sizes, cfg.batch_scale, layout=head is not None,
-                             world=cfg.world, offsets=cfg.layout_offsets)
+                             world=cfg.world, offsets=cfg.layout_offsets, close_ups_first=cfg.close_ups_first)
         if pool is not None:
             pool.add(batch)
     return flow_step(net, opt, rng, cfg, tok, torch.device(device), batch, head, bf16, masking)

@@ -215,6 +215,9 @@ RECIPES: dict[str, tuple[ModelSpec, dict]] = {
     # slot reads its own phrase and follows its own track: binding fails on motion that one object takes from the
     # other (benchmarks/binding.py), and a close-up must find the object its words name among two.
     "frame-dit-slots": (SLOT_DIT, FRAME_SETTINGS | dict(world=TWO_CUTS_WORLD)),
+    # Round seventeen: the same world with a close-up's object in slot 0 (scene_latents.close_up_first), so a
+    # close-up centres slot 0 and its words only say which object that is.
+    "frame-dit-close-first": (FRAME_DIT, FRAME_SETTINGS | dict(world=TWO_CUTS_WORLD, close_ups_first=True)),
     # Round ten: v12's DiT (frame-dit until then) sampled from noise a tenth white, new every frame. Its samples
     # jittered (a centre's mean second difference over frames 0.031, more than an object moves a frame); on noise
     # that only drifts they jitter a third as much, which is now SORA_MINI's (so frame-dit's) noise.
