@@ -134,6 +134,7 @@ class Engine:
         window, ctx_len = spec.window_frames, spec.context_frames
         made: list[Tensor] = []
         drawn: list[Tensor | None] = []  # the latents each part of `made` was drawn from (see _drawn)
+        given = [] if start is None else [_per_frame(start_latents, start)]  # what `start` was drawn from
         remaining, index = count, 0
         while remaining > 0:
             ctx = self._tail(start, made, ctx_len)
@@ -147,9 +148,8 @@ class Engine:
             else:
                 take = min(window - c, remaining)
             length = round_up_frames(c + take + (e if bridge else 0), self.tf)
-            earlier = ([_per_frame(start_latents, start)] if start is not None else []) + drawn
             conds = [] if ctx is None else [Condition(to_model(ctx), 0, joined=not (s.cut and index == 0),
-                                                      latents=_drawn(earlier[::-1], c, last=True))]
+                                                      latents=_drawn((given + drawn)[::-1], c, last=True))]
             if bridge:
                 conds.append(Condition(to_model(end), -(1 + (e - 1) // self.tf)))
             pos = count - remaining  # first new frame's place in the source's timeline
@@ -174,6 +174,7 @@ class Engine:
         spec = self.model.spec
         made: list[Tensor] = []
         drawn: list[Tensor | None] = []
+        given = [_per_frame(end_latents, end)]  # what `end` was drawn from
         remaining, index = count, 0
         while remaining > 0:
             after = torch.cat(made[::-1] + [end]) if made else end
@@ -181,8 +182,8 @@ class Engine:
             c = ctx.shape[0]
             take = min(spec.window_frames - c, remaining)
             length = round_up_frames(c + take, self.tf)
-            later = drawn[::-1] + [_per_frame(end_latents, end)]
-            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf), latents=_drawn(later, c, last=False))
+            cond = Condition(to_model(ctx), -(1 + (c - 1) // self.tf), latents=_drawn(drawn[::-1] + given, c,
+                                                                                     last=False))
             out, latents = self._window(s, length, [cond], index, None)
             made.append(out[length - c - take: length - c])
             drawn.append(self._frames_of(latents, length - c - take, length - c))

@@ -64,10 +64,10 @@ def close_up_first(scene: Scene) -> Scene:
 
     A DiT whose slots follow the caption must find which of two slots a close-up's words name, by matching them to
     the objects it was given or drew, and sora-mini's did no better than chance (its own denoising error told the
-    named object's close-up from the other's in 10 of 20). With the framed object in slot 0, a close-up centres
-    slot 0, and what the words name decides only which object that is, as the first one said decides it otherwise;
-    at inference order_given puts the given frames' objects in that order, as the DiT's own reading of the prompt
-    has them."""
+    named object's close-up from the other's in 11 of 20: benchmarks/closeup_choice.py --as-said). With the framed
+    object in slot 0, a close-up centres slot 0, and what the words name decides only which object that is, as the
+    first one said decides it otherwise; at inference order_given puts the given frames' objects in that order, as
+    the DiT's own reading of the prompt has them."""
     camera = scene.camera
     if camera is None or camera.cut_at is None or camera.cut_to != "close" or camera.target == 0:
         return scene
