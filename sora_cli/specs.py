@@ -200,7 +200,7 @@ class ModelSpec:
         return 2 * self.vae.spatial_factor
 
 
-# sora-mini (v19, docs/sora-mini-bakeoff.md, rounds eight to seventeen): a frame is one token. Its latent is the frame's
+# sora-mini (v20, docs/sora-mini-bakeoff.md, rounds eight to eighteen): a frame is one token. Its latent is the frame's
 # scene latent (models/mini/frame_latents.py: background and the camera's marks, then two object slots), drawn back at
 # any size by a slot decoder, so the DiT decides a whole frame in one token and cannot draw an object in pieces: 49
 # tokens a 2 s window.

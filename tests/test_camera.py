@@ -177,6 +177,71 @@ def test_a_move_can_start_partway_after_a_still_camera(move):
     assert (after[:24] == render(scene(Camera(move), things), *SIZE, 24).numpy()).all()
 
 
+@pytest.mark.parametrize("before,move", [("close", "pan right"), ("wide", "zoom in"), ("pan left", "zoom out"),
+                                         ("zoom in", "pan left")])
+def test_a_move_can_start_from_the_view_another_move_or_a_cut_left(before, move):
+    things = (replace(PAIR[0], motion="still", start=(0.4, 0.5)), replace(PAIR[1], size="medium"))
+    late = scene(Camera(move, target=1, move_from=1.0, before=before), things)
+    frames = render(late, *SIZE, 72).numpy()
+    if before in ("close", "wide"):  # until the move, the framing a cut to it shows
+        cut = scene(Camera("still", target=1, cut_at=0.0, cut_to=before), things)
+        assert (frames[:24] == render(cut, *SIZE, 24).numpy()).all()
+    else:  # until the move, the other move
+        assert (frames[:24] == render(scene(Camera(before), things), *SIZE, 24).numpy()).all()
+        assert camera_checker.check(frames[:24], scene(Camera(before), things))["camera"]
+    # the move starts from where the view was: no jump at its start, and it reads as the move asked for
+    step = [np.abs(frames[i + 1].astype(int) - frames[i]).mean() for i in range(20, 28)]
+    assert max(step) < 3 * np.median(step) + 1
+    assert camera_checker.check(frames[24:48], replace(late, camera=Camera(move)))["camera"]
+
+
+def test_a_cut_without_marks_shows_only_in_the_objects_and_its_latents_keep_the_framing():
+    from sora_cli.models.mini.frame_latents import BACKGROUND, MARKS, SPACING
+    from sora_cli.research.training.scene_latents import scene_latents
+
+    cut = Camera("still", target=1, cut_at=0.5, cut_to="close")
+    marked, unmarked = scene(cut), scene(replace(cut, marks=False))
+    frames = render(unmarked, *SIZE, 24).numpy()
+    assert (frames[:12] == render(scene(None), *SIZE, 12).numpy()).all()  # no marks: the world without a camera
+    assert (frames[12:] != render(marked, *SIZE, 24).numpy()[12:]).any()  # the same framing, less its marks
+    assert camera_checker.cuts(frames) == [12]
+    a, b = scene_latents(marked, *SIZE, 24), scene_latents(unmarked, *SIZE, 24)
+    assert (a[:, MARKS] == 1).all() and (b[:, MARKS] == -1).all()
+    assert (a[:, SPACING] == b[:, SPACING]).all() and b[12, SPACING] > b[11, SPACING]  # the close-up's zoom, kept
+    assert (a[:, BACKGROUND:] == b[:, BACKGROUND:]).all()
+
+
+def test_a_background_a_level_off_its_colour_is_not_read_as_marks():
+    # a model draws a scene without marks on a background a level or two off the world's colour
+    frames = render(scene(None, bg="sky"), *SIZE, 24).numpy()
+    off = np.clip(frames.astype(int) - 2, 0, 255).astype(np.uint8)
+    steps = camera_checker.camera_steps(off, "sky", False)
+    assert (steps == [1.0, 0.0, 0.0]).all() and camera_checker.cuts(off) == []
+    # marks still read as marks on such a background: a pan
+    pan = np.clip(render(scene(Camera("pan left")), *SIZE, 24).numpy().astype(int) - 2, 0, 255).astype(np.uint8)
+    assert camera_checker.camera_move(camera_checker.camera_path(pan, "sand", False), None, min(SIZE)) == "pan left"
+
+
+def test_late_moves_after_moves_and_unmarked_cuts_come_only_where_the_world_asks():
+    from sora_cli.research.training.data import WorldMix, training_scenes
+    from sora_cli.research.world.camera import BEFORE
+
+    def befores(after_move):
+        world = WorldMix(camera=1.0, cut=0.0, late=1.0, after_move=after_move)
+        return Counter(s.camera.before for s in training_scenes(random.Random(0), 300, world)
+                       if s.camera.move_from)
+
+    assert set(befores(0.0)) == {"still"}
+    mixed = befores(0.7)
+    assert set(mixed) == set(BEFORE) and 0.2 < mixed["still"] / sum(mixed.values()) < 0.4
+
+    def unmarked(share):
+        world = WorldMix(camera=1.0, cut=1.0, unmarked=share)
+        return sum(not s.camera.marks for s in training_scenes(random.Random(0), 200, world)) / 200
+
+    assert unmarked(0.0) == 0.0 and 0.4 < unmarked(0.5) < 0.6
+
+
 def test_training_batches_start_late_moves_right_after_the_frames_given_and_caption_still_cameras():
     from sora_cli.research.training.data import WorldMix, captions_for, clip_batch
     from sora_cli.research.training.recipes import recipe

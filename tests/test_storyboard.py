@@ -184,8 +184,38 @@ def test_eval_judges_storyboards_of_every_join(cli):
     assert r.exit_code == 0, r.output
     row = json.loads(r.stdout)["storyboard"]
     assert row["storyboards"] == 3 and row["cuts"] + row["continue_joins"] >= 3
-    for key in ("cut_is_cut", "identity_across_cuts", "continue_seams_under_1.5", "camera"):
+    for key in ("cut_is_cut", "cut_is_cut_true_clips", "identity_across_cuts", "continue_seams_under_1.5",
+                "joins_without_a_move_under_1.5", "move_starts_under_1.5_of_their_pace", "camera"):
         assert row[key] is None or 0.0 <= row[key] <= 1.0
+
+
+def test_the_worlds_own_cuts_say_which_cuts_the_checker_can_find():
+    from sora_cli.research.storyboard_eval import _true_cut_is_cut
+    from sora_cli.research.world.scene import Scene, Thing
+    from sora_cli.storyboard import Shot
+
+    def found(size, prompt, marks):
+        ball = Scene("sand", (Thing("red", "circle", size, "still", None, (0.5, 0.5)),), False, (True,))
+        asked = [("continue", "pan left")] if marks else []
+        return _true_cut_is_cut(ball, Shot(prompt, 1.0, "cut"), [0], asked, (64, 112))
+
+    assert found("small", "a close-up of the red ball", False) and found("large", "a wide shot", False)
+    assert found("small", "a wide shot", True)  # the marks show the framing change
+    assert not found("small", "a wide shot", False)  # without them, a small object shrinking is too little
+
+
+def test_a_join_that_starts_a_move_is_judged_against_the_moves_pace():
+    from sora_cli.research.storyboard_eval import _over_own_pace
+    from sora_cli.research.world.camera import Camera
+    from sora_cli.research.world.render import render
+    from sora_cli.research.world.scene import Scene, Thing
+
+    box = Thing("red", "square", "medium", "still", None, (0.5, 0.5))
+    pan = render(Scene("sand", (box,), False, (True,), Camera("pan left", move_from=1.0)), 112, 64, 48).numpy()
+    assert _over_own_pace(pan, 24) < 1.5
+    jumped = pan.copy()
+    jumped[24:] = np.roll(pan[24:], 12, axis=2)  # the new shot starts a quarter frame off, then pans on
+    assert _over_own_pace(jumped, 24) > 1.5
 
 
 def test_identity_after_a_cut_is_judged_from_the_objects_shown():

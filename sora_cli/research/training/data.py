@@ -68,12 +68,15 @@ class WorldMix:
     still: float = 0.0
     late: float = 0.0
     cut_continues: float = 0.0
+    after_move: float = 0.0  # of late moves, the share that start after another move or a cut's framing
+    unmarked: float = 0.0  # of cuts, the share whose scene shows no marks (a storyboard that said no camera)
 
 
 def training_scenes(rng: random.Random, count: int, world: WorldMix = WorldMix()) -> list[Scene]:
     scenes = []
     while len(scenes) < count:
-        scene = random_scene(rng, world.two_objects, world.bw, world.camera, world.cut, world.still, world.late)
+        scene = random_scene(rng, world.two_objects, world.bw, world.camera, world.cut, world.still, world.late,
+                             world.after_move, world.unmarked)
         if not is_held_out(scene):
             scenes.append(scene)
     return scenes

@@ -29,8 +29,9 @@ def scene_latents(scene: Scene, width: int, height: int, frames: int, t0: float 
     What the frame shows, through its camera: centres are fractions of the frame in [-1, 1], sizes fractions of its
     shorter side (x4 - 1), colours in [-1, 1]; an absent slot is -1 then zeros. The marks' lattice is its spacing
     on screen (log of shorter sides) and the phase of the world point at the frame's centre along each axis (cos,
-    sin); a scene without a camera has no marks (-1) and the identity view's lattice. Slots follow the caption's
-    order, so the first object said is slot 0.
+    sin); a scene without a camera has no marks (-1) and the identity view's lattice, and one whose marks are not
+    drawn (Camera.marks) no marks but its view's lattice, so the DiT keeps the framing a cut went to. Slots follow
+    the caption's order, so the first object said is slot 0.
     """
     t = t0 + torch.arange(frames, dtype=torch.float32) / fps
     short = min(width, height)
@@ -39,7 +40,7 @@ def scene_latents(scene: Scene, width: int, height: int, frames: int, t0: float 
     step = MARK_SPACING * short  # world pixels between marks
     columns = [_colour(BACKGROUNDS[scene.background], scene.bw).expand(frames, 3),
                torch.full((frames, 1), 1.0 if scene.bw else -1.0),
-               torch.full((frames, 1), 1.0 if camera else -1.0),
+               torch.full((frames, 1), 1.0 if camera and camera.marks else -1.0),
                torch.log(MARK_SPACING * zoom)[:, None],
                torch.stack([torch.cos(2 * math.pi * cx / step), torch.sin(2 * math.pi * cx / step),
                             torch.cos(2 * math.pi * cy / step), torch.sin(2 * math.pi * cy / step)], dim=1)]

@@ -19,6 +19,10 @@ from sora_cli.research.world.vocab import luma
 
 MOVES = ("still", "pan left", "pan right", "zoom in", "zoom out", "follow")
 FRAMINGS = ("close", "wide")
+# What a late move's camera may do before it starts: a storyboard's shot before may have panned or zoomed, or cut
+# to a close-up or a wide shot (FRAMINGS), and the next shot's move starts from the view that left.
+PANS_AND_ZOOMS = ("pan left", "pan right", "zoom in", "zoom out")
+BEFORE = ("still",) + PANS_AND_ZOOMS + FRAMINGS
 PAN_SPEED = 0.25  # S per second
 ZOOM_PER_SECOND = 1.5  # zoom in: x2.25 over 2 s; zoom out: / 2.25
 CLOSE_ZOOM, WIDE_ZOOM = 2.0, 0.6  # the framings a cut goes to
@@ -35,6 +39,12 @@ class Camera:
     # seconds the camera holds still before its pan or zoom starts: a storyboard's next shot can start a move that
     # its shot before, with a still camera, did not have
     move_from: float = 0.0
+    # what the camera does until move_from (BEFORE): hold still, another pan or zoom, or a cut's framing (a
+    # close-up follows the target); the move then starts from where that left the view
+    before: str = "still"
+    # the world's marks drawn: False for a cut in a scene whose camera nothing said (a storyboard without a camera
+    # move), which shows only in the objects
+    marks: bool = True
 
     @property
     def change_at(self) -> float | None:
@@ -55,17 +65,16 @@ def view(camera: Camera | None, t: Tensor, width: int, height: int,
     cx, cy, zoom = torch.full_like(t, width / 2), torch.full_like(t, height / 2), torch.ones_like(t)
     if camera is None:
         return cx, cy, zoom
-    moving = (t - camera.move_from).clamp_min(0.0)
-    if camera.move == "pan left":
-        cx = cx - PAN_SPEED * s * moving
-    elif camera.move == "pan right":
-        cx = cx + PAN_SPEED * s * moving
-    elif camera.move == "zoom in":
-        zoom = ZOOM_PER_SECOND**moving
-    elif camera.move == "zoom out":
-        zoom = ZOOM_PER_SECOND ** (-moving)
-    elif camera.move == "follow":  # the target keeps the place in the frame it started at
+    if camera.move == "follow":  # the target keeps the place in the frame it started at
         cx, cy = cx + target[0] - target[0][:1], cy + target[1] - target[1][:1]
+    else:
+        if camera.before == "close":  # scene_view gives the target where it was at move_from from then on
+            cx, cy, zoom = target[0], target[1], torch.full_like(t, CLOSE_ZOOM)
+        elif camera.before == "wide":
+            zoom = torch.full_like(t, WIDE_ZOOM)
+        else:
+            cx, cy, zoom = _moved(camera.before, t.clamp_max(camera.move_from), cx, cy, zoom, s)
+        cx, cy, zoom = _moved(camera.move, (t - camera.move_from).clamp_min(0.0), cx, cy, zoom, s)
     if camera.cut_at is not None:
         after = t >= camera.cut_at
         if camera.cut_to == "close":
@@ -75,6 +84,16 @@ def view(camera: Camera | None, t: Tensor, width: int, height: int,
             cx = torch.where(after, torch.full_like(t, width / 2), cx)
             cy = torch.where(after, torch.full_like(t, height / 2), cy)
             zoom = torch.where(after, torch.full_like(t, WIDE_ZOOM), zoom)
+    return cx, cy, zoom
+
+
+def _moved(move: str, seconds: Tensor, cx: Tensor, cy: Tensor, zoom: Tensor, s: int) -> tuple[Tensor, Tensor, Tensor]:
+    """A view after `seconds` of a pan or zoom (anything else holds it): a pan covers PAN_SPEED of the screen's
+    shorter side a second at any zoom, a zoom multiplies the zoom by ZOOM_PER_SECOND a second."""
+    if move in ("pan left", "pan right"):
+        cx = cx + (PAN_SPEED * s * seconds / zoom) * (1 if move == "pan right" else -1)
+    elif move in ("zoom in", "zoom out"):
+        zoom = zoom * ZOOM_PER_SECOND ** (seconds if move == "zoom in" else -seconds)
     return cx, cy, zoom
 
 

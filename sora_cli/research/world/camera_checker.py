@@ -49,7 +49,8 @@ class CameraPath:
 
 
 def markness(frames: np.ndarray, background: str, bw: bool) -> np.ndarray:
-    """(T, H, W) in [0, 1]: how much of each pixel is mark (0 on background and on objects)."""
+    """(T, H, W) in [0, 1]: how much of each pixel is mark (0 on background and on objects), over the level of
+    the frame's most common pixel (its background)."""
     bg = np.array(BACKGROUNDS[background], np.float32)
     mark = np.array(mark_colour(BACKGROUNDS[background]), np.float32)
     if bw:
@@ -58,7 +59,10 @@ def markness(frames: np.ndarray, background: str, bw: bool) -> np.ndarray:
     d = frames.astype(np.float32) - bg
     along = (d @ step) / float(step @ step)
     off_line = np.sqrt(np.maximum((d * d).sum(-1) - along**2 * float(step @ step), 0))
-    return np.where((off_line < 20) & (along < 1.3), np.clip(along, 0, 1), 0.0)
+    m = np.where((off_line < 20) & (along < 1.3), np.clip(along, 0, 1), 0.0)
+    # Over the frame's own background level: a background drawn a level or two off its colour (a model's) is no
+    # faint mark everywhere, which would pass for marks and give a clip without any a camera.
+    return np.clip(m - np.median(m.reshape(len(m), -1), axis=1)[:, None, None], 0, 1)
 
 
 def _resample(profile: np.ndarray, zooms: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

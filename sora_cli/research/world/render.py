@@ -77,8 +77,11 @@ def distance(shape: str, px: Tensor, py: Tensor, x: Tensor, y: Tensor, size: Ten
 def scene_view(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The scene's camera at times t: the world point at the frame's centre (x, y) and the zoom, each (T,)."""
     camera = scene.camera
-    target = track(scene.things[camera.target], t, width, height)[:2] if camera else (t, t)
-    return view(camera, t, width, height, target)
+    if camera is None:
+        return view(camera, t, width, height, (t, t))
+    # a close-up's framing before a late move stays where the target was when the move started
+    seen_at = t.clamp_max(camera.move_from) if camera.before == "close" else t
+    return view(camera, t, width, height, track(scene.things[camera.target], seen_at, width, height)[:2])
 
 
 def world_grid(scene: Scene, width: int, height: int, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -101,7 +104,7 @@ def coverage(scene: Scene, width: int, height: int, frames: int, fps: float = FP
 def render(scene: Scene, width: int, height: int, frames: int, fps: float = FPS, t0: float = 0.0) -> Tensor:
     """-> uint8 (T, H, W, 3)."""
     image = torch.tensor(BACKGROUNDS[scene.background], dtype=torch.float32).expand(frames, height, width, 3).clone()
-    if scene.camera is not None:
+    if scene.camera is not None and scene.camera.marks:
         t = t0 + torch.arange(frames, dtype=torch.float32) / fps
         wx, wy, zoom = world_grid(scene, width, height, t)
         cover = (0.5 - zoom * mark_distance(wx, wy, min(width, height))).clamp(0, 1)[..., None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
-from sora_cli.research.world.camera import FRAMINGS, MOVES, Camera
+from sora_cli.research.world.camera import FRAMINGS, MOVES, PANS_AND_ZOOMS, Camera
 from sora_cli.research.world.vocab import (
     BACKGROUNDS,
     LAYOUTS,
@@ -77,13 +77,17 @@ ZOOMABLE = ("still", "spins", "grows", "shrinks")
 
 
 def with_camera(rng: random.Random, things: list[Thing], cut: float, still: float = 0.0,
-                late: float = 0.0) -> tuple[list[Thing], Camera]:
+                late: float = 0.0, after_move: float = 0.0, unmarked: float = 0.0) -> tuple[list[Thing], Camera]:
     """A camera for these objects: with probability `cut` a still shot and one cut; else, with probability `still`,
     a camera that holds still all clip; else one move, which with probability `late` (a pan or a zoom) starts
-    partway, on a frame between 0.4 s and 1.2 s. No draw is made for a share of 0, so seeded scene sets stay."""
+    partway, on a frame between 0.4 s and 1.2 s, and with probability `after_move` after another pan or zoom or a
+    cut's framing (camera.BEFORE; the framings half the time, as a storyboard's cuts are half its joins) instead
+    of a still camera. With probability `unmarked` a cut's marks are not drawn. No draw is made for a share of 0,
+    so seeded scene sets stay."""
     if rng.random() < cut:
         at = round(rng.uniform(0.8, 1.2) * 24) / 24  # on a frame, in the clip's middle
-        return things, Camera("still", rng.randrange(len(things)), cut_at=at, cut_to=rng.choice(FRAMINGS))
+        cam = Camera("still", rng.randrange(len(things)), cut_at=at, cut_to=rng.choice(FRAMINGS))
+        return things, replace(cam, marks=False) if unmarked and rng.random() < unmarked else cam
     if still and rng.random() < still:
         return things, Camera("still")
     move = rng.choice(MOVES[1:])
@@ -98,14 +102,20 @@ def with_camera(rng: random.Random, things: list[Thing], cut: float, still: floa
     if move == "follow":
         return things, Camera(move, rng.choice(movers))
     if late and rng.random() < late:
-        return things, Camera(move, move_from=round(rng.uniform(0.4, 1.2) * 24) / 24)
+        at = round(rng.uniform(0.4, 1.2) * 24) / 24
+        if after_move and rng.random() < after_move:
+            before = rng.choice(FRAMINGS if rng.random() < 0.5 else PANS_AND_ZOOMS)
+            return things, Camera(move, rng.randrange(len(things)), move_from=at, before=before)
+        return things, Camera(move, move_from=at)
     return things, Camera(move)
 
 
 def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1, camera: float = 0.0,
-                 cut: float = 0.0, still: float = 0.0, late: float = 0.0) -> Scene:
+                 cut: float = 0.0, still: float = 0.0, late: float = 0.0, after_move: float = 0.0,
+                 unmarked: float = 0.0) -> Scene:
     """`camera`: the share of scenes with a camera, of which `cut` have one cut (and no move); of the others,
-    `still` hold still and `late` of the rest start their pan or zoom partway (with_camera)."""
+    `still` hold still and `late` of the rest start their pan or zoom partway, `after_move` of those after another
+    move or a cut's framing, and `unmarked` of the cuts without marks (with_camera)."""
     background = rng.choice(list(BACKGROUNDS))
     is_bw = rng.random() < bw
     count = 2 if rng.random() < two_objects else 1
@@ -135,6 +145,6 @@ def random_scene(rng: random.Random, two_objects: float = 0.3, bw: float = 0.1, 
                             layout_start(layout, motion, rng, side), rng.uniform(0, 6.283)))
         said.append(size != "medium" or rng.random() < 0.5)
     if camera and rng.random() < camera:  # no draw at 0: seeded prompt sets stay the ones evaluated before
-        things, cam = with_camera(rng, things, cut, still, late)
+        things, cam = with_camera(rng, things, cut, still, late, after_move, unmarked)
         return Scene(background, tuple(things), is_bw, tuple(said), cam)
     return Scene(background, tuple(things), is_bw, tuple(said))
