@@ -60,7 +60,7 @@ def eval_storyboards(count: int, seed: int = 0) -> list[tuple[Scene, list[Shot],
                     prompt = f"{prompt}, as {rng.choice(CAMERA_PHRASES[move])[0]}"
                 shots.append(Shot(prompt, SHOT_SECONDS, "continue"))
                 asked.append(("continue", move))
-        if any(what[0] == "continue" and what[1] for what in asked):
+        if _moves_camera(asked):
             # The world's camera shows only by its marks, which a scene has from its first frame when it has a
             # camera: the first shot says it holds still, so the shots after it have marks to pan and zoom over.
             # (Its own draw, so the storyboards stay those judged before.)
@@ -108,11 +108,16 @@ def storyboard_eval(model: LoadedModel, count: int, seed: int = 0, log: Callable
 def _true_cut_is_cut(scene: Scene, shot: Shot, shown: list[int], asked: list, size: tuple[int, int]) -> bool:
     """Whether the checker finds the world's own cut to this shot's framing, at this size, a clean cut: a wide shot
     of small objects, or a cut without marks, changes too little for it to find in some scenes."""
-    marks = any(what[0] == "continue" and what[1] for what in asked)  # the first shot then says the camera
     close = shot.prompt.startswith("a close-up")
-    cut = Camera("still", shown[0] if close else 0, cut_at=1.0, cut_to="close" if close else "wide", marks=marks)
-    frames = render(replace(scene, camera=cut), size[1], size[0], 48).numpy()
-    return camera_checker.cuts(frames[12:36]) == [12]
+    cut = Camera("still", shown[0] if close else 0, cut_at=1.0, cut_to="close" if close else "wide",
+                 marks=_moves_camera(asked))  # the first shot then says the camera, so the scene has marks
+    frames = render(replace(scene, camera=cut), size[1], size[0], 24, t0=0.5).numpy()  # the window judged at a join
+    return camera_checker.cuts(frames) == [12]
+
+
+def _moves_camera(asked: list) -> bool:
+    """Whether a storyboard has a continue shot that moves the camera (what each shot after the first asks)."""
+    return any(what[0] == "continue" and what[1] for what in asked)
 
 
 def _over_own_pace(frames: np.ndarray, seam: int, steps: int = 8) -> float:

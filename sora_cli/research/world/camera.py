@@ -68,23 +68,25 @@ def view(camera: Camera | None, t: Tensor, width: int, height: int,
     if camera.move == "follow":  # the target keeps the place in the frame it started at
         cx, cy = cx + target[0] - target[0][:1], cy + target[1] - target[1][:1]
     else:
-        if camera.before == "close":  # scene_view gives the target where it was at move_from from then on
-            cx, cy, zoom = target[0], target[1], torch.full_like(t, CLOSE_ZOOM)
-        elif camera.before == "wide":
-            zoom = torch.full_like(t, WIDE_ZOOM)
+        if camera.before in FRAMINGS:  # for a close-up scene_view gives the target where it was at move_from on
+            cx, cy, zoom = _framed(camera.before, t, width, height, target)
         else:
             cx, cy, zoom = _moved(camera.before, t.clamp_max(camera.move_from), cx, cy, zoom, s)
         cx, cy, zoom = _moved(camera.move, (t - camera.move_from).clamp_min(0.0), cx, cy, zoom, s)
     if camera.cut_at is not None:
         after = t >= camera.cut_at
-        if camera.cut_to == "close":
-            cx, cy, zoom = (torch.where(after, a, b) for a, b in ((target[0], cx), (target[1], cy),
-                                                                    (torch.full_like(t, CLOSE_ZOOM), zoom)))
-        else:
-            cx = torch.where(after, torch.full_like(t, width / 2), cx)
-            cy = torch.where(after, torch.full_like(t, height / 2), cy)
-            zoom = torch.where(after, torch.full_like(t, WIDE_ZOOM), zoom)
+        framed = _framed(camera.cut_to, t, width, height, target)
+        cx, cy, zoom = (torch.where(after, a, b) for a, b in zip(framed, (cx, cy, zoom)))
     return cx, cy, zoom
+
+
+def _framed(framing: str, t: Tensor, width: int, height: int,
+            target: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """The view of a cut's framing (FRAMINGS): a close-up follows the target at CLOSE_ZOOM, a wide shot is about the
+    frame's centre at WIDE_ZOOM."""
+    if framing == "close":
+        return target[0], target[1], torch.full_like(t, CLOSE_ZOOM)
+    return torch.full_like(t, width / 2), torch.full_like(t, height / 2), torch.full_like(t, WIDE_ZOOM)
 
 
 def _moved(move: str, seconds: Tensor, cx: Tensor, cy: Tensor, zoom: Tensor, s: int) -> tuple[Tensor, Tensor, Tensor]:
